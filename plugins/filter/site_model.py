@@ -1,0 +1,55 @@
+"""Filters exposing the SOCForge site model (plugins/module_utils/site_model.py) to roles."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.socforge.core.plugins.module_utils import site_model
+
+DOCUMENTATION = r"""
+name: soc_host_vlans
+short_description: The VLAN interfaces a SOC host gets from the site model
+description:
+  - Companion filters in this file are C(soc_firewall_rules), C(soc_isolation_pairs) and C(soc_site_hosts).
+positional: networks, vlan_networks
+options:
+  _input:
+    description: The host's addresses per network (C(soc_host_addresses)).
+    type: dict
+    required: true
+"""
+
+
+def _wrap(func):
+    def inner(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except site_model.SiteModelError as exc:
+            raise AnsibleFilterError(str(exc)) from exc
+
+    inner.__name__ = func.__name__
+    return inner
+
+
+def soc_site_hosts(hostvars, groups):
+    """Collect, per inventory host, what the site model needs from its variables."""
+    out = {}
+    for host in groups.get("all", []):
+        hv = hostvars[host]
+        out[host] = {
+            "groups": sorted(g for g, members in groups.items() if host in members and g not in ("all", "ungrouped")),
+            "addresses": dict(hv.get("soc_host_addresses") or {}),
+            "bmc_address": hv.get("soc_bmc_address"),
+            "hardware": dict(hv.get("soc_hardware") or {}),
+        }
+    return out
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "soc_host_vlans": _wrap(site_model.host_vlans),
+            "soc_firewall_rules": _wrap(site_model.firewall_rules),
+            "soc_isolation_pairs": _wrap(site_model.isolation_pairs),
+            "soc_site_hosts": soc_site_hosts,
+        }

@@ -1,0 +1,416 @@
+"""The SOCForge site model: validation of an inventory and what roles derive from it.
+
+Pure Python (netaddr for all address maths), no Ansible imports. Used by the
+`soc_site_plan` module (plan.yml / site.yml's validation play), the `site_model` filters
+(roles/common) and the unit tests.
+
+The model, as the inventory declares it::
+
+    networks:  {name: {cidr, vlan, untagged?, routed?, gateway?, routes?: [{destination, gateway}],
+                       description?}}
+    links:     [{name, capacity_gbps, tap: optical|mirror, stage, active?, peak_utilisation?, ...}]
+    hosts:     {hostname: {groups: [...], addresses: {network: ip}, bmc_address?, hardware?}}
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import netaddr
+
+TAP_TYPES = ("optical", "mirror")
+# Groups a complete SOC needs; plan.yml and site.yml fail when one is empty.
+DEFAULT_REQUIRED_GROUPS = (
+    "tap_aggregators",
+    "zeek_managers",
+    "zeek_loggers",
+    "zeek_proxies",
+    "zeek_workers",
+    "misp_hubs",
+    "kafka_brokers",
+    "opensearch_nodes",
+    "log_shippers",
+)
+# Networks whose separation the model enforces.
+ADMIN_NETWORK = "admin"
+IPMI_NETWORK = "ipmi"
+HARDWARE_KEYS = ("cores", "threads_per_core", "memory_gb", "numa_nodes")
+INTERFACE_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$")
+
+
+class SiteModelError(ValueError):
+    """A problem with the site model; the message names the variable/host and what is wrong."""
+
+
+@dataclass
+class ValidationReport:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _network(cidr, where: str) -> netaddr.IPNetwork:
+    try:
+        net = netaddr.IPNetwork(str(cidr))
+    except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
+        raise SiteModelError(f"{where}: '{cidr}' is not a valid subnet ({exc})") from None
+    if net.ip != net.network:
+        raise SiteModelError(f"{where}: '{cidr}' has host bits set; the subnet is {net.cidr}")
+    return net
+
+
+def _address(value, where: str) -> netaddr.IPAddress:
+    try:
+        return netaddr.IPAddress(str(value))
+    except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
+        raise SiteModelError(f"{where}: '{value}' is not a valid IP address ({exc})") from None
+
+
+def parse_networks(networks: dict) -> dict[str, netaddr.IPNetwork]:
+    """Return {name: IPNetwork} for every network with a cidr; raises on the first bad one."""
+    parsed = {}
+    for name, spec in (networks or {}).items():
+        if not isinstance(spec, dict):
+            raise SiteModelError(f"soc_networks.{name}: must be a mapping, got {type(spec).__name__}")
+        if spec.get("cidr"):
+            parsed[name] = _network(spec["cidr"], f"soc_networks.{name}.cidr")
+    return parsed
+
+
+def validate_site(site: dict, required_groups=DEFAULT_REQUIRED_GROUPS) -> ValidationReport:
+    """Check a whole site model; every problem found is reported (not just the first)."""
+    report = ValidationReport()
+    err = report.errors.append
+    networks = site.get("networks") or {}
+    links = site.get("links") or []
+    hosts = site.get("hosts") or {}
+    groups = site.get("groups") or {}
+
+    # Networks: valid, non-overlapping, VLAN ids unique.
+    parsed: dict[str, netaddr.IPNetwork] = {}
+    for name, spec in networks.items():
+        if not isinstance(spec, dict):
+            err(f"soc_networks.{name}: must be a mapping, got {type(spec).__name__}")
+            continue
+        if spec.get("cidr"):
+            try:
+                parsed[name] = _network(spec["cidr"], f"soc_networks.{name}.cidr")
+            except SiteModelError as exc:
+                err(str(exc))
+        vlan = spec.get("vlan")
+        if vlan is not None and (not isinstance(vlan, int) or isinstance(vlan, bool) or not 1 <= vlan <= 4094):
+            err(f"soc_networks.{name}.vlan: '{vlan}' is not a VLAN id (1-4094)")
+    names = sorted(parsed)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if parsed[a] in parsed[b] or parsed[b] in parsed[a] or (parsed[a].first <= parsed[b].last and parsed[b].first <= parsed[a].last):
+                err(f"soc_networks.{a} ({parsed[a]}) overlaps soc_networks.{b} ({parsed[b]})")
+    vlan_owner: dict[int, str] = {}
+    for name, spec in networks.items():
+        vlan = spec.get("vlan") if isinstance(spec, dict) else None
+        if isinstance(vlan, int) and not isinstance(vlan, bool):
+            if vlan in vlan_owner:
+                err(f"soc_networks.{name}.vlan: VLAN {vlan} is already used by soc_networks.{vlan_owner[vlan]}")
+            else:
+                vlan_owner[vlan] = name
+
+    # Admin and IPMI: both present, separate, IPMI never routed.
+    for required in (ADMIN_NETWORK, IPMI_NETWORK):
+        if required not in networks:
+            err(f"soc_networks.{required}: missing; the SOC needs separate admin and IPMI networks")
+    admin, ipmi = networks.get(ADMIN_NETWORK) or {}, networks.get(IPMI_NETWORK) or {}
+    if admin and ipmi:
+        if admin.get("vlan") is not None and admin.get("vlan") == ipmi.get("vlan"):
+            err(f"soc_networks.ipmi.vlan: the IPMI network must not share VLAN {ipmi.get('vlan')} with the admin network")
+        if ipmi.get("routed", False):
+            err("soc_networks.ipmi.routed: the IPMI network must never be routed (set routed: false)")
+        if ipmi.get("gateway"):
+            err("soc_networks.ipmi.gateway: the IPMI network must have no gateway (it is never routed)")
+    for name, spec in networks.items():
+        if not isinstance(spec, dict):
+            continue
+        if spec.get("gateway") and name in parsed:
+            try:
+                gw = _address(spec["gateway"], f"soc_networks.{name}.gateway")
+                if gw not in parsed[name]:
+                    err(f"soc_networks.{name}.gateway: {gw} is outside {parsed[name]}")
+            except SiteModelError as exc:
+                err(str(exc))
+        for idx, route in enumerate(spec.get("routes") or []):
+            where = f"soc_networks.{name}.routes[{idx}]"
+            try:
+                dest = _network(route.get("destination"), f"{where}.destination")
+                if name == IPMI_NETWORK:
+                    err(f"{where}: the IPMI network must have no routes (to {dest})")
+                gw = _address(route.get("gateway"), f"{where}.gateway")
+                if name in parsed and gw not in parsed[name]:
+                    err(f"{where}.gateway: {gw} is outside soc_networks.{name} ({parsed[name]})")
+            except (SiteModelError, AttributeError) as exc:
+                err(str(exc) if isinstance(exc, SiteModelError) else f"{where}: must be a mapping with destination and gateway")
+
+    # Links: stage, tap type, capacity, unique names.
+    seen_links = set()
+    for idx, link in enumerate(links):
+        name = link.get("name") if isinstance(link, dict) else None
+        where = f"soc_links[{idx}]" + (f" ({name})" if name else "")
+        if not name:
+            err(f"{where}.name: every link needs a name")
+            continue
+        if name in seen_links:
+            err(f"{where}.name: link '{name}' is declared twice")
+        seen_links.add(name)
+        stage = link.get("stage")
+        if not isinstance(stage, int) or isinstance(stage, bool) or stage < 1:
+            err(f"{where}.stage: every link must be assigned a deployment stage (an integer >= 1), got '{stage}'")
+        if link.get("tap") not in TAP_TYPES:
+            err(f"{where}.tap: '{link.get('tap')}' is not a tap type ({' or '.join(TAP_TYPES)})")
+        cap = link.get("capacity_gbps")
+        if not isinstance(cap, (int, float)) or isinstance(cap, bool) or cap <= 0:
+            err(f"{where}.capacity_gbps: '{cap}' is not a positive number")
+        util = link.get("peak_utilisation", 1.0)
+        if not isinstance(util, (int, float)) or not 0 < util <= 1:
+            err(f"{where}.peak_utilisation: '{util}' must be in (0, 1]")
+    if not links:
+        err("soc_links: no border links are declared")
+
+    # Hosts: addresses inside their subnets and unique; BMC in IPMI; hardware declared.
+    owner: dict[str, str] = {}
+    for host, spec in sorted(hosts.items()):
+        for net_name, addr in (spec.get("addresses") or {}).items():
+            where = f"host {host}: soc_host_addresses.{net_name}"
+            if net_name not in networks:
+                err(f"{where}: no network '{net_name}' in soc_networks")
+                continue
+            try:
+                ip = _address(addr, where)
+            except SiteModelError as exc:
+                err(str(exc))
+                continue
+            if net_name in parsed:
+                net = parsed[net_name]
+                if ip not in net:
+                    err(f"{where}: {ip} is outside {net}")
+                elif net.size > 2 and ip in (net.network, net.broadcast):
+                    err(f"{where}: {ip} is the network or broadcast address of {net}")
+            if str(ip) in owner:
+                err(f"{where}: {ip} is already assigned to {owner[str(ip)]}")
+            owner[str(ip)] = f"{host} ({net_name})"
+        bmc = spec.get("bmc_address")
+        if bmc:
+            where = f"host {host}: soc_bmc_address"
+            try:
+                ip = _address(bmc, where)
+                if IPMI_NETWORK in parsed and ip not in parsed[IPMI_NETWORK]:
+                    err(f"{where}: {ip} is outside the IPMI network {parsed[IPMI_NETWORK]}")
+                if str(ip) in owner:
+                    err(f"{where}: {ip} is already assigned to {owner[str(ip)]}")
+                owner[str(ip)] = f"{host} (BMC)"
+            except SiteModelError as exc:
+                err(str(exc))
+        if "zeek_workers" in (spec.get("groups") or []):
+            hw = spec.get("hardware") or {}
+            missing = [k for k in HARDWARE_KEYS if k not in hw]
+            if missing:
+                err(f"host {host}: soc_hardware is missing {', '.join(missing)} (needed to size Zeek workers)")
+            nics = hw.get("capture_nics") or []
+            if not nics:
+                err(f"host {host}: soc_hardware.capture_nics is empty; a Zeek worker needs a capture NIC")
+            for nidx, nic in enumerate(nics):
+                if not INTERFACE_NAME.match(str(nic.get("name", ""))):
+                    err(f"host {host}: soc_hardware.capture_nics[{nidx}].name '{nic.get('name')}' is not an interface name")
+                if nic.get("link") and nic["link"] not in seen_links:
+                    err(f"host {host}: soc_hardware.capture_nics[{nidx}].link '{nic['link']}' is not a declared link")
+
+    # Groups that place roles.
+    for group in required_groups:
+        if not groups.get(group):
+            err(f"group '{group}': empty; the SOC needs at least one host in it")
+    untapped = sorted(seen_links - {nic.get("link") for spec in hosts.values()
+                                    for nic in ((spec.get("hardware") or {}).get("capture_nics") or [])})
+    for name in untapped:
+        report.warnings.append(f"link '{name}' is not fed to any Zeek worker capture NIC")
+    return report
+
+
+def host_vlans(addresses: dict, networks: dict, vlan_networks) -> list[dict]:
+    """The VLAN interfaces a host gets: tagged networks it has an address in, in name order."""
+    parsed = parse_networks(networks)
+    out = []
+    for name in sorted(vlan_networks or []):
+        spec = (networks or {}).get(name)
+        if not spec or name not in (addresses or {}) or spec.get("untagged") or spec.get("vlan") is None:
+            continue
+        if name not in parsed:
+            raise SiteModelError(f"soc_networks.{name}.cidr: needed for the VLAN interface address")
+        ip = _address(addresses[name], f"soc_host_addresses.{name}")
+        if ip not in parsed[name]:
+            raise SiteModelError(f"soc_host_addresses.{name}: {ip} is outside {parsed[name]}")
+        out.append({
+            "network": name,
+            "vlan": int(spec["vlan"]),
+            "interface": spec.get("interface") or f"vlan{int(spec['vlan'])}",
+            "address": str(ip),
+            "prefixlen": parsed[name].prefixlen,
+            "routes": [{"destination": str(_network(r["destination"], f"soc_networks.{name}.routes")),
+                        "gateway": str(_address(r["gateway"], f"soc_networks.{name}.routes"))}
+                       for r in spec.get("routes") or []],
+        })
+    return out
+
+
+def _sources(items, networks: dict, where: str) -> list[str]:
+    parsed = parse_networks(networks)
+    out = []
+    for item in items:
+        if item in (networks or {}):
+            if item not in parsed:
+                raise SiteModelError(f"{where}: network '{item}' has no cidr")
+            out.append(str(parsed[item].cidr))
+        else:
+            try:
+                out.append(str(netaddr.IPNetwork(str(item)).cidr))
+            except (netaddr.AddrFormatError, ValueError):
+                raise SiteModelError(f"{where}: '{item}' is neither a network in soc_networks nor a CIDR") from None
+    return sorted(set(out))
+
+
+def firewall_rules(services, networks: dict) -> list[dict]:
+    """Inbound service rules ({name, port, proto, from}) resolved to CIDRs, sorted for stable output."""
+    rules = []
+    for idx, svc in enumerate(services or []):
+        where = f"common_firewall_services[{idx}]" + (f" ({svc.get('name')})" if isinstance(svc, dict) and svc.get("name") else "")
+        if not isinstance(svc, dict) or not svc.get("name"):
+            raise SiteModelError(f"{where}: needs name, port, proto and from")
+        port = svc.get("port")
+        if not isinstance(port, int) or not 1 <= port <= 65535:
+            raise SiteModelError(f"{where}.port: '{port}' is not a port number")
+        proto = svc.get("proto", "tcp")
+        if proto not in ("tcp", "udp"):
+            raise SiteModelError(f"{where}.proto: '{proto}' must be tcp or udp")
+        sources = _sources(svc.get("from") or [], networks, f"{where}.from")
+        if not sources:
+            raise SiteModelError(f"{where}.from: list the networks allowed to reach {svc['name']}")
+        rules.append({"name": svc["name"], "port": port, "proto": proto, "sources": sources})
+    return sorted(rules, key=lambda r: (r["port"], r["proto"], r["name"]))
+
+
+def isolation_pairs(networks: dict, isolated: str, others) -> list[dict]:
+    """Forward-drop pairs keeping `isolated` (IPMI) and each of `others` apart, both ways."""
+    parsed = parse_networks(networks)
+    if isolated not in parsed:
+        return []
+    pairs = []
+    for other in sorted(others or []):
+        if other not in parsed:
+            continue
+        a, b = str(parsed[isolated].cidr), str(parsed[other].cidr)
+        pairs.append({"source": a, "destination": b, "comment": f"{isolated} never routed to {other}"})
+        pairs.append({"source": b, "destination": a, "comment": f"{other} never routed to {isolated}"})
+    return pairs
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan: a Markdown report and a Graphviz topology.
+
+def _dot_id(text: str) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def topology_dot(site: dict) -> str:
+    """A Graphviz description of the site: links -> taps -> aggregator -> Zeek -> pipeline."""
+    groups = site.get("groups") or {}
+    lines = [
+        f"digraph {_dot_id(site.get('name', 'soc'))} {{",
+        "  graph [rankdir=LR, fontname=Helvetica, labelloc=t, label="
+        + _dot_id(f"SOC topology: {site.get('name', 'site')}") + "];",
+        "  node [shape=box, style=rounded, fontname=Helvetica, fontsize=10];",
+        "  edge [fontname=Helvetica, fontsize=9];",
+    ]
+    aggregators = groups.get("tap_aggregators") or ["tap aggregator"]
+    agg = aggregators[0]
+    for link in sorted(site.get("links") or [], key=lambda x: (x.get("stage", 99), x.get("name", ""))):
+        lid = f"link:{link['name']}"
+        style = "solid" if link.get("active", True) else "dashed"
+        lines.append(f"  {_dot_id(lid)} [label={_dot_id(link['name'] + chr(10) + str(link.get('capacity_gbps')) + ' Gb/s, stage ' + str(link.get('stage')))}, shape=cds, style={style}];")
+        lines.append(f"  {_dot_id(lid)} -> {_dot_id(agg)} [label={_dot_id(link.get('tap', '?') + ' tap')}, style={style}];")
+    tiers = [
+        ("tap_aggregators", "box3d"), ("zeek_workers", "component"), ("zeek_proxies", "box"),
+        ("zeek_managers", "box"), ("zeek_loggers", "box"), ("kafka_brokers", "cylinder"),
+        ("log_shippers", "box"), ("opensearch_nodes", "cylinder"), ("misp_hubs", "folder"),
+        ("misp_spokes", "folder"),
+    ]
+    for group, shape in tiers:
+        members = groups.get(group) or []
+        if members:
+            lines.append(f"  subgraph {_dot_id('cluster_' + group)} {{ label={_dot_id(group)}; style=dashed;")
+            for host in members:
+                lines.append(f"    {_dot_id(host)} [shape={shape}];")
+            lines.append("  }")
+
+    def edges(src_group, dst_group, label):
+        for s in groups.get(src_group) or []:
+            for d in groups.get(dst_group) or []:
+                lines.append(f"  {_dot_id(s)} -> {_dot_id(d)} [label={_dot_id(label)}];")
+
+    edges("tap_aggregators", "zeek_workers", "symmetric hash")
+    edges("zeek_workers", "zeek_loggers", "logs")
+    edges("zeek_loggers", "kafka_brokers", "logs")
+    edges("kafka_brokers", "log_shippers", "consume")
+    edges("log_shippers", "opensearch_nodes", "index")
+    edges("misp_spokes", "misp_hubs", "sync")
+    edges("misp_hubs", "zeek_managers", "intel")
+    edges("zeek_managers", "zeek_proxies", "intel")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def plan_report(site: dict, report: ValidationReport) -> str:
+    """The Markdown site plan: links by stage, networks, hosts and the roles they get."""
+    out = [f"# SOC plan: {site.get('name', 'site')}", ""]
+    out.append(f"Validation: **{'passed' if report.ok else 'FAILED'}** "
+               f"({len(report.errors)} errors, {len(report.warnings)} warnings)")
+    out.append("")
+    for e in report.errors:
+        out.append(f"- ERROR: {e}")
+    for w in report.warnings:
+        out.append(f"- warning: {w}")
+    out += ["", "## Border links and deployment stages", "",
+            "| stage | link | capacity (Gb/s) | peak use | tap | active | description |",
+            "|---:|---|---:|---:|---|---|---|"]
+    for link in sorted(site.get("links") or [], key=lambda x: (x.get("stage", 99), x.get("name", ""))):
+        out.append(f"| {link.get('stage')} | {link.get('name')} | {link.get('capacity_gbps')} | "
+                   f"{link.get('peak_utilisation', 1.0):.0%} | {link.get('tap')} | "
+                   f"{'yes' if link.get('active', True) else 'standby'} | {link.get('description', '')} |")
+    out += ["", "## Networks", "", "| network | subnet | VLAN | routed | description |", "|---|---|---:|---|---|"]
+    for name, spec in sorted((site.get("networks") or {}).items()):
+        out.append(f"| {name} | {spec.get('cidr') or '-'} | {spec.get('vlan', '-')} | "
+                   f"{'yes' if spec.get('routed', name != IPMI_NETWORK) else 'never'} | {spec.get('description', '')} |")
+    out += ["", "## Hosts", "", "| host | groups | addresses | hardware |", "|---|---|---|---|"]
+    for host, spec in sorted((site.get("hosts") or {}).items()):
+        addrs = ", ".join(f"{k}={v}" for k, v in sorted((spec.get("addresses") or {}).items()))
+        if spec.get("bmc_address"):
+            addrs += f", BMC={spec['bmc_address']}"
+        hw = spec.get("hardware") or {}
+        hw_text = (f"{hw.get('cores')} cores x{hw.get('threads_per_core', 1)}, {hw.get('memory_gb')} GB, "
+                   f"{len(hw.get('numa_nodes') or [])} NUMA, NICs: "
+                   + ", ".join(f"{n.get('name')} {n.get('speed_gbps')}G" for n in hw.get("capture_nics") or [])
+                   ) if hw else "-"
+        out.append(f"| {host} | {', '.join(sorted(g for g in spec.get('groups') or [] if g not in ('all', 'ungrouped')))} | "
+                   f"{addrs or '-'} | {hw_text} |")
+    out += ["", "## Roles by group", ""]
+    for group, members in sorted((site.get("groups") or {}).items()):
+        if group in ("all", "ungrouped"):
+            continue
+        out.append(f"- **{group}**: {', '.join(members) if members else '(empty)'}")
+    out += ["", "## Topology", "", "![topology](topology.svg)", ""]
+    return "\n".join(out)
+
+
+def svg_is_well_formed(svg: str) -> bool:
+    """A cheap check that Graphviz produced an SVG document (used by the module before it writes)."""
+    return "<svg" in svg and svg.rstrip().endswith("</svg>")
+
