@@ -487,9 +487,7 @@ def _layout_host(h, hw, s, services_here, findings):
 
 def _size_rings(name, hw, entries, fixed_mem_gb, s):
     """AF_PACKET buffer per worker, scaled to the memory left after workers and services."""
-    workers = sum(e["lb_procs"] for e in entries)
-    if not workers:
-        return
+    workers = max(sum(e["lb_procs"] for e in entries), 1)
     left_mb = (hw["memory_gb"] - fixed_mem_gb) * 1024 * s["ring_memory_share"]
     auto_mb = _floor_pow2(max(left_mb, 0) / workers)
     auto_mb = min(max(auto_mb, s["buffer_min_mb"]), s["buffer_max_mb"])
