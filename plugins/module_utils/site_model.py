@@ -338,23 +338,34 @@ def topology_dot(site: dict) -> str:
         lines.append(f"  {_dot_id(lid)} [label={_dot_id(link['name'] + chr(10) + str(link.get('capacity_gbps')) + ' Gb/s, stage ' + str(link.get('stage')))}, shape=cds, style={style}];")
         lines.append(f"  {_dot_id(lid)} -> {_dot_id(agg)} [label={_dot_id(link.get('tap', '?') + ' tap')}, style={style}];")
     tiers = [
-        ("tap_aggregators", "box3d"), ("zeek_workers", "component"), ("zeek_proxies", "box"),
-        ("zeek_managers", "box"), ("zeek_loggers", "box"), ("kafka_brokers", "cylinder"),
+        ("tap_aggregators", "box3d"), ("zeek_workers", "component"), ("zeek_managers", "box"),
+        ("zeek_proxies", "box"), ("zeek_loggers", "box"), ("kafka_brokers", "cylinder"),
         ("log_shippers", "box"), ("opensearch_nodes", "cylinder"), ("misp_hubs", "folder"),
         ("misp_spokes", "folder"),
     ]
+    placed: set[str] = set()
     for group, shape in tiers:
-        members = groups.get(group) or []
+        members = [h for h in groups.get(group) or [] if h not in placed]
         if members:
             lines.append(f"  subgraph {_dot_id('cluster_' + group)} {{ label={_dot_id(group)}; style=dashed;")
             for host in members:
-                lines.append(f"    {_dot_id(host)} [shape={shape}];")
+                roles = [g for g, _ in tiers if host in (groups.get(g) or [])]
+                label = host + ("\n(" + ", ".join(r.replace("zeek_", "") for r in roles) + ")" if len(roles) > 1 else "")
+                lines.append(f"    {_dot_id(host)} [shape={shape}, label={_dot_id(label)}];")
+                placed.add(host)
             lines.append("  }")
+    nets = site.get("networks") or {}
+    if nets:
+        rows = "\n".join(f"{n}: {spec.get('cidr') or '-'}" + (f" VLAN {spec['vlan']}" if spec.get("vlan") else "")
+                          + (" (never routed)" if spec.get("routed") is False else "")
+                          for n, spec in sorted(nets.items()) if isinstance(spec, dict))
+        lines.append(f"  \"networks\" [shape=note, label={_dot_id('networks' + chr(10) + rows)}];")
 
     def edges(src_group, dst_group, label):
         for s in groups.get(src_group) or []:
             for d in groups.get(dst_group) or []:
-                lines.append(f"  {_dot_id(s)} -> {_dot_id(d)} [label={_dot_id(label)}];")
+                if s != d:
+                    lines.append(f"  {_dot_id(s)} -> {_dot_id(d)} [label={_dot_id(label)}];")
 
     edges("tap_aggregators", "zeek_workers", "symmetric hash")
     edges("zeek_workers", "zeek_loggers", "logs")
