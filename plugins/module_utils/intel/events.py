@@ -1,0 +1,127 @@
+"""Turn one MISP event (JSON as served by ``/events/restSearch`` or a MISP feed) into intel records."""
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ansible_collections.socforge.core.plugins.module_utils.intel import normalize as n
+from ansible_collections.socforge.core.plugins.module_utils.intel.filters import _int, _tag_names
+from ansible_collections.socforge.core.plugins.module_utils.intel.mapping import MAPPING, map_attribute
+
+_META_BAD_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\\s]+")
+META_MAX = 512
+
+
+def meta_text(value, limit=META_MAX):
+    """A free-text meta field made safe for one TSV field: whitespace and control runs become one
+    space, backslashes are escaped the way Zeek's reader unescapes them, ``-`` when empty."""
+    if not isinstance(value, str):
+        value = "" if value is None else str(value)
+    value = _META_BAD_RE.sub(" ", value).strip()[:limit].strip()
+    value = value.encode("utf-8", "replace").decode("utf-8")
+    if "\\" in value:
+        value = value.replace("\\", "\\x5c")
+    if not value or value in n.RESERVED_VALUES:
+        return "-"
+    if value[0] == "#":
+        value = "\\x23" + value[1:]
+    return value
+
+
+def escape_indicator(value):
+    """Zeek's ASCII reader unescapes ``\\xHH``; escape backslashes so the value round-trips."""
+    return value.replace("\\", "\\x5c") if "\\" in value else value
+
+
+@dataclass
+class EventRecord:
+    """What the state keeps per event: the meta suffix shared by its lines and its indicator keys."""
+
+    uuid: str
+    timestamp: int
+    publish_timestamp: int
+    keep: bool
+    selected: bool
+    suffix: str = ""
+    keys: list = field(default_factory=list)
+
+
+@dataclass
+class MapStats:
+    attributes: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    skipped_types: Counter = field(default_factory=Counter)
+
+    def merge(self, other):
+        self.attributes += other.attributes
+        self.rejected.update(other.rejected)
+        self.skipped_types.update(other.skipped_types)
+
+
+@dataclass(frozen=True)
+class MetaOptions:
+    instance: str = "MISP"
+    event_url_base: str = ""  # e.g. https://misp.example.org ; "" -> meta.url "-"
+    do_notice: bool = True
+    if_in: str = "-"
+    max_length: int = n.DEFAULT_MAX_LENGTH
+
+
+def unwrap(event):
+    return event.get("Event", event) if isinstance(event, dict) else {}
+
+
+def event_suffix(event, opts):
+    orgc = (event.get("Orgc") or {}).get("name") or "-"
+    uuid = event.get("uuid", "")
+    source = meta_text(f"{opts.instance} ({uuid}) - {orgc}")
+    desc = meta_text(event.get("info", ""))
+    url = meta_text(f"{opts.event_url_base.rstrip('/')}/events/view/{uuid}") if opts.event_url_base else "-"
+    return f"{source}\t{desc}\t{url}\t{'T' if opts.do_notice else 'F'}\t{opts.if_in}"
+
+
+def _iter_attributes(event):
+    yield from event.get("Attribute") or ()
+    for obj in event.get("Object") or ():
+        if isinstance(obj, dict) and obj.get("deleted") not in (True, 1, "1"):
+            yield from obj.get("Attribute") or ()
+
+
+def map_event(event, flt, opts, stats):
+    """Map one event. Returns an :class:`EventRecord`; its ``keys`` are ``indicator\\ttype`` strings."""
+    event = unwrap(event)
+    uuid = event.get("uuid")
+    if not isinstance(uuid, str) or not uuid:
+        stats.rejected["event_without_uuid"] += 1
+        return None
+    event_tags = _tag_names(event.get("Tag"))
+    rec = EventRecord(
+        uuid=uuid,
+        timestamp=_int(event.get("timestamp")),
+        publish_timestamp=_int(event.get("publish_timestamp"), _int(event.get("timestamp"))),
+        keep=flt.keep(event_tags),
+        selected=flt.event_selected(event, event_tags),
+    )
+    if not rec.selected:
+        return rec
+    rec.suffix = event_suffix(event, opts)
+    keys = set()
+    rejected = stats.rejected
+    max_length = opts.max_length
+    for attr in _iter_attributes(event):
+        if not isinstance(attr, dict):
+            continue
+        stats.attributes += 1
+        if not flt.attribute_selected(attr, event_tags):
+            continue
+        mtype = attr.get("type")
+        if mtype not in MAPPING:
+            stats.skipped_types[str(mtype)] += 1
+            continue
+        found, reasons = map_attribute(mtype, attr.get("value"), max_length)
+        for reason in reasons:
+            rejected[reason] += 1
+        for value, ztype in found:
+            keys.add(escape_indicator(value) + "\t" + ztype)
+    rec.keys = sorted(keys)
+    return rec

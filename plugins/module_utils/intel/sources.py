@@ -1,0 +1,325 @@
+"""Where MISP events come from: a MISP instance (REST, through pymisp) or a MISP-format feed.
+
+Both yield plain MISP event dicts (``{"Event": {...}}``) so the mapper never depends on pymisp's
+object model (building ``MISPEvent`` objects is the slow path the benchmark compares against).
+
+Incremental contract: ``fetch(known, since)`` yields the events that changed since the last sync
+and sets ``deleted`` (event UUIDs known to be gone; only a feed's manifest can tell) and
+``sync_point`` (what to pass as ``since`` next time). ``known`` maps event UUID -> the event
+timestamp the state holds; ``since`` is ``None`` for a full sync.
+"""
+
+import json
+import os
+import socket
+import ssl
+import time
+import urllib.parse
+
+DEFAULT_TIMEOUT = 60
+DEFAULT_RETRIES = 3
+DEFAULT_BACKOFF = 2.0
+DEFAULT_PAGE_LIMIT = 100
+DEFAULT_WINDOW = 30 * 86400
+OVERLAP = 120  # seconds re-asked on every incremental poll; re-reading an event is harmless
+
+
+class SourceError(Exception):
+    """Upstream failure; the message names the source and the cause. Nothing is written."""
+
+
+def _describe_exception(exc, where):
+    """Turn requests/ssl/socket exceptions into one clear sentence."""
+    text = str(exc)
+    chain = []
+    e = exc
+    while e is not None and len(chain) < 6:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    if any(isinstance(x, ssl.SSLError) for x in chain) or "SSL" in type(exc).__name__ or "CERTIFICATE" in text:
+        return f"TLS error talking to {where}: {text}"
+    if any(isinstance(x, (socket.timeout, TimeoutError)) for x in chain) or "Timeout" in type(exc).__name__:
+        return f"timed out talking to {where}: {text}"
+    if any(isinstance(x, ConnectionError) for x in chain) or "Connection" in type(exc).__name__:
+        return f"cannot connect to {where}: {text}"
+    return f"error talking to {where}: {type(exc).__name__}: {text}"
+
+
+def _retrying(func, where, retries, backoff, sleep=time.sleep):
+    """Call ``func`` with exponential backoff on transient errors (connection, timeout, HTTP 5xx)."""
+    attempt = 0
+    while True:
+        try:
+            return func()
+        except _Permanent as exc:
+            raise SourceError(str(exc)) from None
+        except SourceError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any transport error is retried, then reported
+            message = _describe_exception(exc, where)
+            if message.startswith("TLS error") or attempt >= retries:
+                raise SourceError(message) from exc
+        attempt += 1
+        sleep(backoff * (2 ** (attempt - 1)))
+
+
+class _Permanent(Exception):
+    """HTTP 4xx and malformed answers: retrying will not help."""
+
+
+def _event_ts(event):
+    ev = event.get("Event", event)
+    try:
+        return int(ev.get("timestamp") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+class MispRestSource:
+    """MISP REST API via pymisp ``search(controller="events")``.
+
+    Full syncs walk the ``timestamp`` axis in adaptive windows, paging inside each window, so no
+    request asks for a deep ``page`` (deep pages get slow on big instances, PyMISP issue 1309).
+    Incremental syncs ask for events whose ``timestamp`` *or* ``publish_timestamp`` moved since
+    the last sync point (an event can be published later than its last edit).
+    """
+
+    kind = "misp"
+    can_detect_deletions = False
+
+    def __init__(
+        self,
+        url,
+        key,
+        validate_certs=True,
+        ca_path=None,
+        timeout=DEFAULT_TIMEOUT,
+        retries=DEFAULT_RETRIES,
+        backoff=DEFAULT_BACKOFF,
+        page_limit=DEFAULT_PAGE_LIMIT,
+        window=DEFAULT_WINDOW,
+        published_only=True,
+        enforce_warninglist=False,
+        now=None,
+        sleep=time.sleep,
+        client=None,
+    ):
+        if not url or urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise SourceError(f"misp_url {url!r} is not an http(s) URL")
+        if not key:
+            raise SourceError("misp_key is empty")
+        self.url = url.rstrip("/")
+        self.key = key
+        self.verify = (ca_path or True) if validate_certs else False
+        if ca_path and not os.path.isfile(ca_path):
+            raise SourceError(f"ca_path {ca_path!r} does not exist")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.page_limit = page_limit
+        self.window = window
+        self.published_only = published_only
+        self.enforce_warninglist = enforce_warninglist
+        self.now = now or (lambda: int(time.time()))
+        self.sleep = sleep
+        self._client = client
+        self.deleted = set()
+        self.sync_point = None
+        self.requests = 0
+        self.id = f"misp:{self.url}"
+
+    def _misp(self):
+        if self._client is None:
+
+            def connect():
+                import pymisp  # imported lazily: feed-only hosts do not need it
+
+                try:
+                    return pymisp.PyMISP(
+                        self.url, self.key, ssl=self.verify, timeout=self.timeout, tool="socforge-intel"
+                    )
+                except pymisp.PyMISPError as exc:
+                    cause = exc.__cause__ or exc.__context__
+                    raise (cause or exc) from exc
+
+            self._client = _retrying(connect, f"MISP at {self.url}", self.retries, self.backoff, self.sleep)
+        return self._client
+
+    def _search(self, **query):
+        misp = self._misp()
+
+        def call():
+            self.requests += 1
+            answer = misp.search(
+                controller="events",
+                return_format="json",
+                published=True if self.published_only else None,
+                enforce_warninglist=True if self.enforce_warninglist else None,
+                pythonify=False,
+                **query,
+            )
+            if isinstance(answer, dict) and "errors" in answer:
+                status = answer["errors"][0] if isinstance(answer["errors"], (list, tuple)) else "?"
+                raise _Permanent(f"MISP at {self.url} refused the search (HTTP {status}): {answer['errors']}")
+            if isinstance(answer, dict) and "response" in answer:
+                answer = answer["response"]
+            if not isinstance(answer, list):
+                raise _Permanent(f"MISP at {self.url} answered something that is not a list of events")
+            return answer
+
+        return _retrying(call, f"MISP at {self.url}", self.retries, self.backoff, self.sleep)
+
+    def _paged(self, **query):
+        page = 1
+        while True:
+            batch = self._search(limit=self.page_limit, page=page, **query)
+            yield from batch
+            if len(batch) < self.page_limit:
+                return
+            page += 1
+
+    def _windows(self, field, start, end):
+        """Adaptive windows over [start, end]: grow past empty stretches, shrink when crowded."""
+        size = self.window
+        lo = start
+        target = self.page_limit * 5
+        while lo <= end:
+            hi = min(end, lo + size - 1)
+            count = 0
+            for ev in self._paged(**{field: [lo, hi]}):
+                count += 1
+                yield ev
+            lo = hi + 1
+            if count == 0:
+                size = min(size * 4, 20 * 365 * 86400)
+            elif count > target:
+                size = max(3600, size // 2)
+            elif count < target // 4:
+                size = size * 2
+
+    def fetch(self, known, since):
+        self.deleted = set()
+        now = self.now()
+        newest = 0
+        seen = set()
+        if since is None:
+            streams = [self._windows("timestamp", 0, now + 86400)]
+        else:
+            lo = max(0, since - OVERLAP)
+            streams = [self._paged(timestamp=lo), self._paged(publish_timestamp=lo)]
+        for stream in streams:
+            for event in stream:
+                ev = event.get("Event", event)
+                uuid = ev.get("uuid")
+                if uuid in seen:
+                    continue
+                seen.add(uuid)
+                newest = max(newest, _event_ts(event))
+                yield event
+        self.sync_point = max(newest, since or 0, 0) or now
+
+
+class FeedSource:
+    """A MISP-format feed: ``manifest.json`` + ``<event uuid>.json``, in a directory or at a URL.
+
+    The manifest lists every event with its timestamp, so a sync fetches only events whose
+    timestamp differs from the state's, and events that left the manifest are reported deleted.
+    """
+
+    kind = "feed"
+    can_detect_deletions = True
+
+    def __init__(
+        self,
+        location,
+        validate_certs=True,
+        ca_path=None,
+        timeout=DEFAULT_TIMEOUT,
+        retries=DEFAULT_RETRIES,
+        backoff=DEFAULT_BACKOFF,
+        sleep=time.sleep,
+    ):
+        self.location = location
+        self.is_url = urllib.parse.urlsplit(location).scheme in ("http", "https")
+        if not self.is_url and not os.path.isdir(location):
+            raise SourceError(f"feed_path {location!r} is not a directory")
+        self.verify = (ca_path or True) if validate_certs else False
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.sleep = sleep
+        self.deleted = set()
+        self.sync_point = None
+        self.requests = 0
+        self.id = f"feed:{location.rstrip('/')}"
+        self._session = None
+
+    def _get(self, name, fallback=None):
+        """Read one feed file. ``fallback``: a second name tried when the first is absent (feeds such
+        as Infoblox's keep the events in ``events/`` beside ``manifest.json``)."""
+        if not self.is_url:
+            path = os.path.join(self.location, name)
+            if fallback and not os.path.exists(path):
+                path = os.path.join(self.location, fallback)
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                raise SourceError(f"cannot read feed file {path}: {exc.strerror}") from None
+        else:
+            import requests
+
+            if self._session is None:
+                self._session = requests.Session()
+            url = self.location.rstrip("/") + "/" + name
+
+            def call():
+                self.requests += 1
+                resp = self._session.get(url, timeout=self.timeout, verify=self.verify)
+                if resp.status_code == 404 and fallback:
+                    resp = self._session.get(
+                        self.location.rstrip("/") + "/" + fallback, timeout=self.timeout, verify=self.verify
+                    )
+                if resp.status_code >= 500:
+                    raise ConnectionError(f"HTTP {resp.status_code} from {url}")
+                if resp.status_code != 200:
+                    raise _Permanent(f"feed {url} answered HTTP {resp.status_code}")
+                return resp.content
+
+            data = _retrying(call, f"feed {url}", self.retries, self.backoff, self.sleep)
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise SourceError(f"feed file {name} in {self.location} is not valid JSON: {exc}") from None
+
+    def manifest(self):
+        manifest = self._get("manifest.json")
+        if not isinstance(manifest, dict):
+            raise SourceError(f"manifest.json in {self.location} is not a JSON object")
+        return manifest
+
+    def fetch(self, known, since):
+        manifest = self.manifest()
+        self.deleted = set(known) - set(manifest)
+        newest = 0
+        for uuid in sorted(manifest):
+            meta = manifest[uuid] if isinstance(manifest[uuid], dict) else {}
+            try:
+                ts = int(meta.get("timestamp") or 0)
+            except (TypeError, ValueError):
+                ts = 0
+            newest = max(newest, ts)
+            if since is not None and uuid in known and known[uuid] == ts and ts:
+                continue
+            if "/" in uuid or uuid.startswith("."):
+                raise SourceError(f"manifest.json in {self.location} lists an unsafe event name {uuid!r}")
+            event = self._get(uuid + ".json", fallback=f"events/{uuid}.json")
+            if not isinstance(event, dict):
+                raise SourceError(f"feed event {uuid}.json in {self.location} is not a JSON object")
+            ev = event.get("Event", event)
+            if isinstance(ev, dict) and not ev.get("uuid"):
+                ev["uuid"] = uuid
+            if isinstance(ev, dict) and ts:
+                ev["timestamp"] = ts  # the manifest's timestamp is the version the next sync compares
+            yield event
+        self.sync_point = newest

@@ -1,0 +1,143 @@
+"""Incremental sync state, in SQLite (stdlib): per event its version, meta suffix and keys.
+
+It lets an incremental sync touch only what changed: replace the keys of changed events, find the
+new winning line of every affected ``indicator\\ttype`` key, and patch the sorted intel file.
+A full sync builds a fresh database next to the old one and renames it into place.
+"""
+
+import os
+import sqlite3
+
+SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID;
+CREATE TABLE events (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, ts INTEGER NOT NULL,
+                     pts INTEGER NOT NULL, keep INTEGER NOT NULL, suffix TEXT NOT NULL);
+CREATE TABLE cand (ev INTEGER NOT NULL, k TEXT NOT NULL);
+"""
+_INDEXES = """
+CREATE INDEX cand_k ON cand (k);
+CREATE INDEX cand_ev ON cand (ev);
+"""
+_BATCH = 500
+_WINNERS_SQL = "SELECT c.k, MIN(e.suffix) FROM cand c JOIN events e ON e.id = c.ev WHERE c.k IN ({marks}) GROUP BY c.k"
+_ALL_WINNERS_SQL = "SELECT c.k, MIN(e.suffix) FROM cand c JOIN events e ON e.id = c.ev GROUP BY c.k"
+
+
+class State:
+    def __init__(self, conn, path):
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path):
+        """Open existing state; ``None`` when missing, unreadable or of another schema version."""
+        if not os.path.isfile(path):
+            return None
+        try:
+            conn = sqlite3.connect(path, isolation_level=None)
+            row = conn.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        if not row or row[0] != SCHEMA_VERSION:
+            conn.close()
+            return None
+        return cls(conn, path)
+
+    @classmethod
+    def build(cls, path, records, meta):
+        """Write a complete new state atomically (temp file + rename). ``records`` are EventRecords."""
+        tmp = f"{path}.{os.getpid()}.tmp"
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.executescript(_SCHEMA)
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT INTO events (id, uuid, ts, pts, keep, suffix) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (i, r.uuid, r.timestamp, r.publish_timestamp, int(r.keep), r.suffix)
+                    for i, r in enumerate(records, 1)
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO cand (ev, k) VALUES (?, ?)",
+                ((i, k) for i, r in enumerate(records, 1) for k in r.keys),
+            )
+            conn.executemany("INSERT INTO meta (k, v) VALUES (?, ?)", [("schema", SCHEMA_VERSION), *meta.items()])
+            conn.execute("COMMIT")
+            conn.executescript(_INDEXES)
+            conn.close()
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            conn.close()
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return cls.open(path)
+
+    def close(self):
+        self.conn.close()
+
+    def get(self, key, default=None):
+        row = self.conn.execute("SELECT v FROM meta WHERE k = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set(self, key, value):
+        self.conn.execute("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", (key, str(value)))
+
+    def known(self):
+        return dict(self.conn.execute("SELECT uuid, ts FROM events"))
+
+    def aged_out(self, cutoff):
+        return [r[0] for r in self.conn.execute("SELECT uuid FROM events WHERE keep = 0 AND pts < ?", (cutoff,))]
+
+    def begin(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self):
+        self.conn.execute("COMMIT")
+
+    def rollback(self):
+        self.conn.execute("ROLLBACK")
+
+    def drop_event(self, uuid):
+        """Delete one event; return its keys."""
+        row = self.conn.execute("SELECT id FROM events WHERE uuid = ?", (uuid,)).fetchone()
+        if not row:
+            return []
+        keys = [r[0] for r in self.conn.execute("SELECT k FROM cand WHERE ev = ?", row)]
+        self.conn.execute("DELETE FROM cand WHERE ev = ?", row)
+        self.conn.execute("DELETE FROM events WHERE id = ?", row)
+        return keys
+
+    def add_event(self, rec):
+        cur = self.conn.execute(
+            "INSERT INTO events (uuid, ts, pts, keep, suffix) VALUES (?, ?, ?, ?, ?)",
+            (rec.uuid, rec.timestamp, rec.publish_timestamp, int(rec.keep), rec.suffix),
+        )
+        ev = cur.lastrowid
+        self.conn.executemany("INSERT INTO cand (ev, k) VALUES (?, ?)", ((ev, k) for k in rec.keys))
+
+    def winners(self, keys):
+        """``{key: winning suffix}`` for the given keys (the smallest suffix wins: deterministic)."""
+        keys = list(keys)
+        out = {}
+        for i in range(0, len(keys), _BATCH):
+            chunk = keys[i : i + _BATCH]
+            marks = ",".join("?" * len(chunk))
+            sql = _WINNERS_SQL.format(marks=marks)  # only "?" placeholders are formatted in; values are bound
+            out.update(self.conn.execute(sql, chunk))
+        return out
+
+    def all_winners(self):
+        return dict(self.conn.execute(_ALL_WINNERS_SQL))
