@@ -1,7 +1,6 @@
 """Every row of the MISP type -> Zeek Intel::Type mapping, and parity with MISP's BroExport."""
 
 import pytest
-
 from ansible_collections.socforge.core.plugins.module_utils.intel import normalize as n
 from ansible_collections.socforge.core.plugins.module_utils.intel.mapping import (
     MAPPING,
@@ -14,9 +13,13 @@ SHA1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
 SHA224 = "d14a028c2a3a2bc9476102bb288234c415a2b01f828ea62ac5b3e42f"
 SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 SHA384 = "38b060a751ac96384cd9327eb1b1e36a21fdb71114be07434c0cc7bf63f6e1da274edebfe76f65fbd51ad2f14898b95b"
-SHA512 = "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"
+SHA512 = (
+    "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+    "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"
+)
 SSDEEP = "3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C"
 TLSH = "T1A0B12345"
+FP_COLONS = "7b:e5:6f:a7:f4:f9:81:62:5c:e3:1f:bf:8b:57:6c:5a"
 
 # MISP type -> (MISP value, expected [(indicator, Intel type)]). One row per mapped type.
 ROWS = {
@@ -117,7 +120,7 @@ def test_parity_with_misp_broexport():
         ("domain", "Bücher.example", [("xn--bcher-kva.example", n.DOMAIN)]),  # IDNA
         ("email-src", "a@Bücher.example", [("a@xn--bcher-kva.example", n.EMAIL)]),
         ("ip-dst", "::ffff:192.0.2.1", [("::ffff:192.0.2.1", n.ADDR)]),
-        ("ssh-fingerprint", "7be56fa7f4f981625ce31fbf8b576c5a", [("7b:e5:6f:a7:f4:f9:81:62:5c:e3:1f:bf:8b:57:6c:5a", n.PUBKEY_HASH)]),
+        ("ssh-fingerprint", "7be56fa7f4f981625ce31fbf8b576c5a", [(FP_COLONS, n.PUBKEY_HASH)]),
     ],
 )  # fmt: skip
 def test_mapping_variants(misp_type, value, expected):

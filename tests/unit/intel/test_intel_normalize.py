@@ -1,7 +1,6 @@
 """Normalisation (trim, re-fang, IDNA, canonical IPs) and every rejection reason."""
 
 import pytest
-
 from ansible_collections.socforge.core.plugins.module_utils.intel import normalize as n
 from ansible_collections.socforge.core.plugins.module_utils.intel.mapping import map_attribute
 

@@ -5,13 +5,12 @@ import uuid
 from collections import Counter
 
 import pytest
-from conftest import EVENTS_DIR, INFOBLOX
-from zeek_reader import read_intel
-
 from ansible_collections.socforge.core.plugins.module_utils.intel import events as ev
 from ansible_collections.socforge.core.plugins.module_utils.intel import sources, sync
 from ansible_collections.socforge.core.plugins.module_utils.intel.filters import IntelFilter
 from ansible_collections.socforge.core.plugins.module_utils.intel.mapping import MAPPING
+from conftest import EVENTS_DIR, INFOBLOX
+from zeek_reader import read_intel
 
 REAL_EVENTS = sorted(p for p in EVENTS_DIR.rglob("*.json"))
 

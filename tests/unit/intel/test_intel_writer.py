@@ -3,10 +3,9 @@
 import os
 
 import pytest
-from zeek_reader import read_intel, unescape
-
 from ansible_collections.socforge.core.plugins.module_utils.intel import writer
 from ansible_collections.socforge.core.plugins.module_utils.intel.events import escape_indicator, meta_text
+from zeek_reader import read_intel, unescape
 
 
 def test_render_and_read_back(tmp_path):
