@@ -69,6 +69,7 @@ EVENT_DEFAULTS: dict[str, Any] = {
     "proposal_email_lock": False,
     "disable_correlation": False,
     "extends_uuid": "",
+    "sighting_timestamp": "0",
 }
 # Keys of a stored attribute that MISP does not return inside the attribute itself.
 ATTRIBUTE_CHILDREN = ("Tag", "Sighting", "ShadowAttribute", "Galaxy", "AttributeTag", "RelatedAttribute")
@@ -162,6 +163,7 @@ class _Builder:
         event["org_id"] = LOCAL_ORG["id"]
         event["timestamp"] = _str_ts(raw.get("timestamp"), "0")
         event["publish_timestamp"] = _str_ts(raw.get("publish_timestamp"), "0")
+        event["sighting_timestamp"] = _str_ts(raw.get("sighting_timestamp"), "0")
         for key in ("analysis", "threat_level_id", "distribution", "sharing_group_id"):
             event[key] = str(event[key])
         event["published"] = bool(event["published"])

@@ -9,9 +9,11 @@ Fixtures
 ``misp_double_tls``
     The same over HTTPS with a throw-away CA; ``.ca_path`` is the CA bundle a client must trust.
 ``misp_double_factory``
-    ``misp_double_factory(datasets=("pymisp",), tls=True, tls_mode="expired", now=1700000000)`` for
-    tests that need something else (``tls_mode``: valid | expired | wrong_host).  Every double it made
-    is stopped at teardown.
+    ``misp_double_factory(datasets=("pymisp",), tls=True, tls_mode="expired", now=1700000000,
+    openapi="strict")`` for tests that need something else (``tls_mode``: valid | expired | wrong_host;
+    ``datasets``: any of "pymisp", "infoblox").  Every double it made is stopped at teardown; with
+    ``openapi="strict"`` the test fails at teardown if any request or response broke MISP's OpenAPI
+    spec (see tests/misp_double/openapi.py; checking costs about 1 ms per attribute served).
 
 Interface of a double (class ``tests.misp_double.MispDouble``)
 --------------------------------------------------------------
@@ -58,6 +60,9 @@ def misp_double_factory() -> Iterator[Any]:
     yield make
     for double in made:
         double.stop()
+    for double in made:
+        if double.openapi_mode == "strict" and double.openapi.violations:
+            pytest.fail("MISP double: traffic does not match MISP's OpenAPI spec:\n" + double.openapi.report())
 
 
 @pytest.fixture

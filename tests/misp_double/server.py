@@ -14,7 +14,7 @@ import threading
 import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -78,6 +78,9 @@ class RequestRecord:
     started: float = 0.0
     duration: float = 0.0
     response: Any = None  # the JSON body sent (None for faults that send no JSON)
+    route: str | None = None  # the route template that answered, e.g. /events/view/{eventId}
+    spec_path: str | None = None  # the OpenAPI path it was checked against (None: not in the spec)
+    path_params: dict[str, str] = field(default_factory=dict)
 
     @property
     def json(self) -> Any:
@@ -100,6 +103,10 @@ class _Route:
     pattern: re.Pattern[str]
     handler: Callable[..., Any]
     spec_path: str | None  # OpenAPI path template this route answers, None when the spec lacks it
+    template: str = ""  # human-readable route, e.g. /shadowAttributes/add/{eventId}
+
+    def __post_init__(self) -> None:
+        self.template = self.template or self.spec_path or self.pattern.pattern
 
 
 class MispDouble:
@@ -121,8 +128,10 @@ class MispDouble:
         host: str = "127.0.0.1",
         now: float | None = None,
         data: Dataset | None = None,
-        on_exchange: Callable[[RequestRecord, bytes, dict[str, str]], None] | None = None,
+        openapi: str | None = None,
     ) -> None:
+        """``openapi``: None (no checking), "record" (check every exchange against MISP's OpenAPI spec,
+        findings in ``.openapi``) or "strict" (the same; the fixtures then fail the test on a violation)."""
         self.key = key or secrets.token_hex(20)  # 40 characters, like a MISP auth key
         self.data = data if data is not None else fresh_dataset(tuple(datasets))
         self.warninglists = Warninglists()
@@ -136,7 +145,14 @@ class MispDouble:
         self._tls = tlsmod.material(tls_mode) if tls else None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._on_exchange = on_exchange
+        if openapi not in (None, "record", "strict"):
+            raise ValueError(f"openapi must be None, 'record' or 'strict', got {openapi!r}")
+        self.openapi_mode = openapi
+        self.openapi = None
+        if openapi is not None:
+            from .openapi import SpecChecker
+
+            self.openapi = SpecChecker()
         self._routes = self._build_routes()
 
     # ------------------------------------------------------------------ lifecycle
@@ -625,18 +641,30 @@ class MispDouble:
         routes = [
             r("GET", re.compile(r"/servers/getVersion"), self._h_version, "/servers/getVersion"),
             r("GET", re.compile(r"/servers/getPyMISPVersion"), self._h_pymisp_version, "/servers/getPyMISPVersion"),
-            r("GET", re.compile(r"/users/view/(?P<ref>me|1)"), self._h_me, None),
+            r("GET", re.compile(r"/users/view/(?P<ref>me|1)"), self._h_me, None, "/users/view/me"),
             r("GET", re.compile(r"/attributes/describeTypes"), self._h_describe_types, "/attributes/describeTypes"),
             r("POST", re.compile(r"/attributes/restSearch"), self._h_attr_search, "/attributes/restSearch"),
             r("POST", re.compile(r"/events/restSearch"), self._h_event_search, "/events/restSearch"),
             r("GET", re.compile(r"/events/view/" + ident), self._h_event_view, "/events/view/{eventId}"),
-            r("HEAD", re.compile(r"/events/view/" + ident), self._h_event_view, None),
+            r("HEAD", re.compile(r"/events/view/" + ident), self._h_event_view, None, "/events/view/{eventId}"),
             r("GET", re.compile(r"/events(?:/index)?"), self._h_event_index, "/events"),
             r("POST", re.compile(r"/events/index"), self._h_event_index, "/events/index"),
             r("POST", re.compile(r"/events/publish/" + ident), self._h_publish, "/events/publish/{eventId}"),
             r("GET", re.compile(r"/attributes/view/" + ident), self._h_attr_view, "/attributes/view/{attributeId}"),
-            r("HEAD", re.compile(r"/attributes/view/" + ident), self._h_attr_view, None),
-            r("POST", re.compile(r"/attributes/delete/" + ident), self._h_attr_delete, None),
+            r(
+                "HEAD",
+                re.compile(r"/attributes/view/" + ident),
+                self._h_attr_view,
+                None,
+                "/attributes/view/{attributeId}",
+            ),
+            r(
+                "POST",
+                re.compile(r"/attributes/delete/" + ident),
+                self._h_attr_delete,
+                None,
+                "/attributes/delete/{attributeId}",
+            ),
             r("POST", re.compile(r"/sightings/add"), self._h_sighting_add, "/sightings/add"),
             r("POST", re.compile(r"/sightings/add/" + ident), self._h_sighting_add, "/sightings/add/{attributeId}"),
             r(
@@ -644,11 +672,37 @@ class MispDouble:
                 re.compile(r"/sightings/restSearch(?:/(?P<context>attribute|event))?"),
                 self._h_sighting_search,
                 None,
+                "/sightings/restSearch",
             ),
             r("GET", re.compile(r"/sightings/index/" + ident), self._h_sighting_index, "/sightings/index/{eventId}"),
-            r("POST", re.compile(shadow + r"/add/" + ident), self._h_proposal_add, None),
-            r("GET", re.compile(shadow + r"/index(?:/" + ident + ")?"), self._h_proposal_index, None),
-            r("GET", re.compile(shadow + r"/view/(?P<ref>[0-9]+)"), self._h_proposal_view, None),
+            r(
+                "POST",
+                re.compile(r"/sightings/(?:listSightings|index)"),
+                self._h_sighting_list,
+                None,
+                "/sightings/listSightings",
+            ),
+            r(
+                "POST",
+                re.compile(shadow + r"/add/" + ident),
+                self._h_proposal_add,
+                None,
+                "/shadowAttributes/add/{eventId}",
+            ),
+            r(
+                "GET",
+                re.compile(shadow + r"/index(?:/" + ident + ")?"),
+                self._h_proposal_index,
+                None,
+                "/shadowAttributes/index",
+            ),
+            r(
+                "GET",
+                re.compile(shadow + r"/view/(?P<ref>[0-9]+)"),
+                self._h_proposal_view,
+                None,
+                "/shadowAttributes/view/{proposalId}",
+            ),
             r("GET", re.compile(r"/servers(?:/index)?"), self._h_servers, "/servers"),
             r("GET", re.compile(r"/feeds(?:/index)?"), self._h_feeds, "/feeds"),
             r("GET", re.compile(r"/tags(?:/index)?"), self._h_tags, "/tags"),
@@ -921,6 +975,16 @@ class MispDouble:
             out.append({"Sighting": entry})
         return out
 
+    def _h_sighting_list(self, body: Any, **_: Any) -> Any:
+        """pymisp sightings(): POST {context: attribute|event, id, org_id} (no context: all sightings)."""
+        body = body if isinstance(body, dict) else {}
+        context = body.get("context")
+        if context not in (None, "", "attribute", "event"):
+            raise BadFilter(f"context: must be attribute or event, got {context!r}")
+        payload = {k: body[k] for k in ("id", "org_id") if body.get(k) not in (None, "")}
+        rows = self._h_sighting_search(payload, context=context or None)
+        return rows
+
     def _h_sighting_index(self, ref: str, **_: Any) -> Any:
         event = self._find_event(ref)
         if event is None:
@@ -1055,12 +1119,13 @@ class MispDouble:
                 )
             return (
                 404,
-                _error(404, f"Not Found: the MISP double does not serve {method} {path}", path),
+                _error(404, f"the MISP double does not serve {method} {path}", path),
                 {},
                 record,
                 fault,
             )
         route, params = found
+        record.route, record.spec_path, record.path_params = route.template, route.spec_path, params
         if isinstance(body, str):
             return 400, _error(400, "request body is not valid JSON", path), {}, record, fault
         try:
@@ -1109,20 +1174,33 @@ def _make_handler(double: MispDouble) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             else:
                 data = json.dumps(payload).encode()
+                sent = {"Content-Type": "application/json", "Content-Length": str(len(data)), **extra}
+                if double.openapi is not None and record.route is not None and record.authorized and not fault:
+                    # checked before the answer goes out, so a test that got its answer sees the findings
+                    double.openapi.check(
+                        method=self.command,
+                        path=record.path,
+                        spec_path=record.spec_path,
+                        route_template=record.route,
+                        path_params=record.path_params,
+                        request_headers=headers,
+                        request_body=raw_body,
+                        status=status,
+                        response_headers=sent,
+                        response_body=data,
+                    )
                 self._send(status, data, "application/json", extra)
             record.duration = time.time() - record.started
-            if double._on_exchange is not None:
-                double._on_exchange(record, raw_body, headers)
 
-        def _send(self, status: int, data: bytes, content_type: str, extra: dict[str, str]) -> None:
+        def _send(self, status: int, data: bytes, content_type: str, extra: dict[str, str]) -> dict[str, str]:
+            sent = {"Content-Type": content_type, "Content-Length": str(len(data)), **extra}
             self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in extra.items():
+            for name, value in sent.items():
                 self.send_header(name, value)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
+            return sent
 
         do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _serve
 
