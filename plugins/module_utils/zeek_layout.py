@@ -56,7 +56,7 @@ DEFAULTS = {
     # Service processes.
     "manager_memory_gb": 4.0,
     "logger_memory_gb": 8.0,
-    "proxy_memory_gb": 4.0,
+    "proxy_memory_gb": 2.0,
     # Size of the loaded intel files; the manager holds ~6-8x that in RSS (Zeek issues 2394, 5420).
     "intel_size_mb": 0.0,
     "manager_intel_rss_factor": 8.0,
@@ -67,7 +67,7 @@ DEFAULTS = {
     "fanout_id_base": 23,
     "fanout_mode": "FANOUT_HASH",
     # Counts that grow with the worker count (0 = automatic from the ratios).
-    "workers_per_proxy": 10,
+    "workers_per_proxy": 25,
     "workers_per_logger": 50,
     "proxies": 0,
     "loggers": 0,
@@ -477,6 +477,10 @@ def _layout_host(h, hw, s, services_here, findings):
                 interface=e["interface"],
             )
         ids.setdefault(e["fanout_id"], e["interface"])
+    # NIC interrupts go to the reserved CPUs on the NIC's NUMA node (all reserved CPUs if none there).
+    for e in entries:
+        local = [c for c in reserved_threads if hw["cpu_node"].get(c) == e["numa_node"]]
+        e["irq_cpus"] = local or list(reserved_threads)
     # Capacity of each interface's workers.
     for e in entries:
         phys = sum(1 for c in e["pin_cpus"] if c < hw["cores"])
@@ -640,6 +644,15 @@ def _layout_cluster(cname, members, s, findings, out, link_by_name):
                 f"host {name}: memory plan uses {total:.1f} of {hw['memory_gb']:.1f} GB ({breakdown})",
                 host=name,
             )
+        svc = services.get(name, 0)
+        if svc and not mine and svc > hw["cores"] - s["reserved_cores"]:
+            findings.warn(
+                "cores",
+                f"host {name}: {svc} Zeek service processes (manager/loggers/proxies) but only "
+                f"{max(hw['cores'] - s['reserved_cores'], 0)} cores after the {s['reserved_cores']} reserved; "
+                "add logger/proxy hosts or raise workers_per_proxy / workers_per_logger",
+                host=name,
+            )
         reserved, reserved_threads = host_reserved.get(name, ([], []))
         out["hosts"][name] = {
             "cluster": cname,
@@ -677,6 +690,11 @@ def _layout_cluster(cname, members, s, findings, out, link_by_name):
                 "fanout_id": e["fanout_id"],
                 "fanout_mode": s["fanout_mode"],
                 "buffer_size": e["buffer_size"],
+                # zeekctl expands lb_procs into nodes named <section>-1 .. <section>-N.
+                "processes": [
+                    f"worker-{_node_name(e['host'])}-{_node_name(e['interface'])}-{i}"
+                    for i in range(1, e["lb_procs"] + 1)
+                ],
             }
         )
     return {

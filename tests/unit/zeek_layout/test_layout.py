@@ -158,6 +158,7 @@ def test_two_socket_pins_numa_local_physical_cores_and_reserves_one_core_per_soc
     assert b["pin_cpus"] == list(range(17, 32))  # node 1, core 16 reserved
     assert layout["hosts"]["zw1"]["reserved_cpus"] == "0,16,32,48"  # reserved cores with their siblings
     assert {a["fanout_id"], b["fanout_id"]} == {23, 24}
+    assert (a["irq_cpus"], b["irq_cpus"]) == ([0, 32], [16, 48])  # IRQs stay on the reserve, NUMA-local
     assert a["buffer_size_mb"] == 1024  # (256 - 4 - 30*6) GB * 0.5 / 30 workers -> 1.2 GiB -> 1024 MiB
 
 
@@ -365,8 +366,8 @@ def test_placement_needs_one_manager_and_services_grow_with_workers():
     hosts[0]["roles"] = ["manager"]
     small = z.compute_layout(hosts + [worker("zw1", two_socket())], LINKS)
     big = z.compute_layout(hosts + [worker(f"zw{i}", two_socket()) for i in range(1, 8)], LINKS)
-    assert (len(small["clusters"]["zeek"]["proxies"]), len(small["clusters"]["zeek"]["loggers"])) == (3, 1)
-    assert len(big["clusters"]["zeek"]["proxies"]) == 21  # 210 workers / 10
+    assert (len(small["clusters"]["zeek"]["proxies"]), len(small["clusters"]["zeek"]["loggers"])) == (2, 1)
+    assert len(big["clusters"]["zeek"]["proxies"]) == 9  # 210 workers / 25
     assert len(big["clusters"]["zeek"]["loggers"]) == 5  # 210 / 50
     assert set(big["clusters"]["zeek"]["proxies"]) == {"zp1", "zp2"}  # round-robin over the proxy group
     assert set(big["clusters"]["zeek"]["loggers"]) == {"zl1"}
@@ -436,7 +437,7 @@ def test_node_cfg_is_valid_zeekctl_ini_with_af_packet_keys():
     cfg = configparser.ConfigParser(interpolation=None)
     cfg.read_string(text)
     types = [cfg[s]["type"] for s in cfg.sections()]
-    assert types.count("manager") == 1 and types.count("logger") == 2 and types.count("proxy") == 6  # 60 workers
+    assert types.count("manager") == 1 and types.count("logger") == 2 and types.count("proxy") == 3  # 60 workers
     w = cfg["worker-zw1-ens4f0"]
     assert w["interface"] == "af_packet::ens4f0"
     assert w["lb_method"] == "custom"  # zeekctl rejects any other value for AF_PACKET
@@ -492,3 +493,11 @@ def test_cpulist_round_trip(cpus):
         assert z.parse_cpulist(text) == sorted(cpus)
     else:
         assert text == ""
+
+
+def test_service_host_with_too_few_cores_for_its_processes():
+    tiny = {"cores": 4, "threads_per_core": 1, "memory_gb": 64}
+    hosts = [manager(hw=tiny)] + [worker(f"zw{i}", two_socket()) for i in range(1, 5)]  # 120 workers
+    layout = z.compute_layout(hosts, LINKS, {"workers_per_proxy": 20})
+    assert "cores" not in rules(layout)  # a warning: service processes share cores well at small scale
+    assert any("host zm1: 10 Zeek service processes" in m for m in messages(layout, "cores"))

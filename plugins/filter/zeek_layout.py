@@ -1,0 +1,124 @@
+"""Filters exposing the Zeek layout engine (plugins/module_utils/zeek_layout.py) to playbooks and roles."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.socforge.core.plugins.module_utils import zeek_layout
+
+DOCUMENTATION = r"""
+name: zeek_layout
+short_description: Lay out Zeek clusters (AF_PACKET workers, pinning, fanout, rings, capacity) from declared hardware
+description:
+  - Turns the Zeek hosts (from C(zeek_cluster_hosts)) and the site's tapped links into each cluster's
+    C(node.cfg), the capacity table and a list of findings (errors and warnings).
+  - Companion filters in this file are C(zeek_cluster_hosts), C(zeek_capacity_markdown),
+    C(zeek_capacity_text) and C(zeek_check_facts).
+positional: links, settings
+options:
+  _input:
+    description: Zeek hosts, as returned by C(zeek_cluster_hosts).
+    type: list
+    elements: dict
+    required: true
+  links:
+    description: The site's links (C(soc_links)).
+    type: list
+    elements: dict
+  settings:
+    description: Overrides of the engine defaults (C(zeek_layout_settings)); unknown keys are an error.
+    type: dict
+"""
+
+EXAMPLES = r"""
+- name: Compute the layout
+  ansible.builtin.set_fact:
+    zeek_plan: >-
+      {{ hostvars | socforge.core.zeek_cluster_hosts(groups)
+         | socforge.core.zeek_layout(soc_links, zeek_layout_settings | default({})) }}
+"""
+
+RETURN = r"""
+_value:
+  description: >-
+    clusters (node list and rendered node_cfg), hosts, interfaces, links (capacity), findings, errors, warnings.
+  type: dict
+"""
+
+DEFAULT_GROUPS = {
+    "manager": "zeek_managers",
+    "logger": "zeek_loggers",
+    "proxy": "zeek_proxies",
+    "worker": "zeek_workers",
+}
+
+
+def _plain(value):
+    """Lazy Ansible containers -> plain Python (the engine only sees dicts, lists and scalars)."""
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def zeek_cluster_hosts(hostvars, groups, group_map=None, network=None):
+    """Collect every Zeek host: roles from group membership, hardware, address, cluster, overrides.
+
+    The address zeekctl uses for a node is, in order: the host's ``zeek_node_address``, its address on
+    the ``network`` (``zeek_cluster_network``) from ``soc_host_addresses``, ``ansible_host``, the name.
+    """
+    gmap = dict(DEFAULT_GROUPS, **(group_map or {}))
+    hosts = {}
+    for role, group in gmap.items():
+        for name in groups.get(group, []) or []:
+            hosts.setdefault(name, []).append(role)
+    out = []
+    for name in sorted(hosts):
+        hv = hostvars[name]
+        net = hv.get("zeek_cluster_network", network) or network
+        addresses = _plain(hv.get("soc_host_addresses") or {})
+        address = hv.get("zeek_node_address") or (addresses.get(net) if net else None) or hv.get("ansible_host") or name
+        out.append(
+            {
+                "name": name,
+                "address": str(address),
+                "cluster": str(hv.get("zeek_cluster_name") or "zeek"),
+                "roles": sorted(hosts[name]),
+                "hardware": _plain(hv.get("soc_hardware") or {}),
+                "overrides": _plain(hv.get("zeek_layout_overrides") or {}),
+            }
+        )
+    return out
+
+
+def zeek_layout_filter(hosts, links=None, settings=None):
+    try:
+        return zeek_layout.compute_layout(_plain(hosts), _plain(links or []), _plain(settings or {}))
+    except zeek_layout.LayoutInputError as exc:
+        raise AnsibleFilterError(f"zeek_layout: {exc}") from exc
+
+
+def zeek_capacity_markdown(layout):
+    return zeek_layout.capacity_markdown(layout)
+
+
+def zeek_capacity_text(layout):
+    return zeek_layout.capacity_text(layout)
+
+
+def zeek_check_facts(hardware, facts, host="this host"):
+    try:
+        return zeek_layout.check_facts(str(host), _plain(hardware), _plain(facts))
+    except zeek_layout.LayoutInputError as exc:
+        raise AnsibleFilterError(f"zeek_check_facts: {exc}") from exc
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "zeek_cluster_hosts": zeek_cluster_hosts,
+            "zeek_layout": zeek_layout_filter,
+            "zeek_capacity_markdown": zeek_capacity_markdown,
+            "zeek_capacity_text": zeek_capacity_text,
+            "zeek_check_facts": zeek_check_facts,
+        }
