@@ -109,8 +109,11 @@ def error_message(exc: Exception) -> str:
         if isinstance(info, dict):
             err = info.get("error")
             if isinstance(err, dict):
-                root = (err.get("root_cause") or [err])[0]
-                reason = f"{root.get('type')}: {root.get('reason')}"
+                reasons = []
+                while isinstance(err, dict) and len(reasons) < 5:  # follow caused_by to the real cause
+                    reasons.append(f"{err.get('type')}: {err.get('reason')}")
+                    err = err.get("caused_by")
+                reason = " <- ".join(reasons)
             elif err:
                 reason = str(err)
             elif info.get("message"):

@@ -4,4 +4,10 @@ Keep this a thin list of imports, one module per server kind (pytest only honour
 ``pytest_plugins`` in the top-level conftest, so the fixtures are imported here instead).
 """
 
-from opensearch_server import opensearch_client, opensearch_server  # noqa: F401 -- fixtures, used by name
+import sys
+from pathlib import Path
+
+# Module helpers shared with the unit tests (run_module, the ISM double).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "plugins" / "modules"))
+
+from opensearch_server import opensearch_client, opensearch_server  # noqa: E402, F401 -- fixtures, used by name
