@@ -8,10 +8,12 @@ tested.  The CA is created once per process; the server certificate once per mod
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import functools
 import ipaddress
 import os
+import shutil
 import ssl
 import tempfile
 from dataclasses import dataclass
@@ -115,6 +117,7 @@ def material(mode: str = "valid") -> TlsMaterial:
         .sign(ca_key, hashes.SHA256())
     )
     directory = Path(tempfile.mkdtemp(prefix=f"misp-double-tls-{mode}-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
     ca_path = directory / "ca.pem"
     cert_path = directory / "server.pem"
     key_path = directory / "server.key"
