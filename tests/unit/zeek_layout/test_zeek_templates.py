@@ -1,0 +1,242 @@
+"""roles/zeek templates rendered with Ansible's own filters/tests: local.zeek and the site scripts parse
+with zeekscript for every supported variant, node.cfg comes from the engine, the alert sender really
+posts (to a loopback server), keeps the key off argv/stderr, and rate-limits."""
+
+import http.server
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+import zeekscript
+from ansible.plugins.filter.core import FilterModule as CoreFilters
+from ansible.plugins.test.core import TestModule as CoreTests
+from ansible_collections.socforge.core.plugins.module_utils import zeek_layout as z
+
+REPO = Path(__file__).resolve().parents[3]
+ROLE = REPO / "roles" / "zeek"
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+
+
+def env():
+    e = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(ROLE / "templates")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        keep_trailing_newline=True,
+    )
+    e.filters.update(CoreFilters().filters())
+    e.tests.update(CoreTests().tests())
+    return e
+
+
+def render(template, **overrides):
+    ctx = {k: v for k, v in DEFAULTS.items() if not (isinstance(v, str) and "{{" in v)}
+    ctx.update(
+        ansible_managed="Managed by SOCForge",
+        __zeek_cluster="zeek",
+        zeek_etc_dir="/opt/zeek/etc",
+        zeek_cluster_backend="broker",
+        zeek_mail_from="zeek@example.org",
+    )
+    ctx.update(overrides)
+    return env().get_template(template).render(**ctx)
+
+
+def parse_zeek(text):
+    script = zeekscript.Script(io.BytesIO(text.encode()))
+    assert script.parse(), script.get_error()
+    assert not script.has_error(), script.get_error()
+
+
+VARIANTS = {
+    "7.0-defaults": {"zeek_version": "7.0"},
+    "8.1-zeromq-intel-alert-kafka": {
+        "zeek_version": "8.1",
+        "zeek_cluster_backend": "zeromq",
+        "zeek_alert_enabled": True,
+        "zeek_alert_notice_types": ["Intel::Notice", "SSH::Password_Guessing"],
+        "zeek_kafka_enabled": True,
+        "zeek_kafka_brokers": ["k1:9092", "k2:9092"],
+        "zeek_kafka_options": {"security.protocol": "SSL"},
+        "zeek_local_extra": "redef Intel::item_expiration = 1day;",
+    },
+    "no-intel-no-json": {"zeek_intel_enabled": False, "zeek_json_logs": False},
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_rendered_local_zeek_parses_with_zeekscript(variant):
+    text = render("opt/zeek/share/zeek/site/local.zeek.j2", **VARIANTS[variant])
+    parse_zeek(text)
+    v = VARIANTS[variant]
+    assert ("@load socforge-intel" in text) == v.get("zeek_intel_enabled", True)
+    assert ("@load frameworks/intel/seen/manage-event-groups" in text) == (v.get("zeek_version") == "8.1")
+    assert ("@load policy/tuning/json-logs" in text) == v.get("zeek_json_logs", True)
+    if v.get("zeek_alert_enabled"):
+        assert "\tSSH::Password_Guessing,\n" in text and "redef SOCForgeAlert::enabled = T;" in text
+
+
+def test_alert_scripts_parse_and_quote_every_argument():
+    main = render("opt/zeek/share/zeek/site/socforge-alert/main.zeek.j2")
+    parse_zeek(main)
+    parse_zeek(render("opt/zeek/share/zeek/site/socforge-alert/__load__.zeek.j2"))
+    # Every %s after the command itself is wrapped in safe_shell_quote.
+    call = main[main.index("local cmd = fmt(") : main.index("when [cmd]")]
+    fmt_string = call[call.index('fmt("') + 5 : call.index('",')]
+    assert call.count("safe_shell_quote(") == fmt_string.count("%s") - 1 == 7
+    assert "Exec::run" in main
+
+
+def test_zeekctl_cfg_differs_between_7_and_8():
+    seven = render("opt/zeek/etc/zeekctl.cfg.j2", zeek_version="7.0")
+    eight = render("opt/zeek/etc/zeekctl.cfg.j2", zeek_version="8.1", zeek_cluster_backend="zeromq")
+    assert "ClusterBackend" not in seven and "BrokerDBDir" in seven
+    assert "ClusterBackend = ZeroMQ" in eight and "UseWebSocket = 1" in eight and "BrokerDBDir" not in eight
+    assert "SendMail =\n" in seven  # mail off by default
+    assert "LogExpireInterval = 30day" in seven
+
+
+def test_node_cfg_and_networks_cfg_templates():
+    layout = z.compute_layout(
+        [
+            {
+                "name": "m",
+                "address": "10.0.0.1",
+                "roles": ["manager", "logger", "proxy"],
+                "hardware": {"cores": 4, "memory_gb": 16},
+            },
+            {
+                "name": "w",
+                "address": "10.0.0.2",
+                "roles": ["worker"],
+                "hardware": {
+                    "cores": 8,
+                    "memory_gb": 64,
+                    "capture_nics": [{"name": "eth1", "speed_gbps": 10, "link": "l"}],
+                },
+            },
+        ],
+        [{"name": "l", "capacity_gbps": 10, "peak_utilisation": 0.3}],
+    )
+    node_cfg = render("opt/zeek/etc/node.cfg.j2", __zeek_layout=layout)
+    assert node_cfg.startswith("#\n# Managed by SOCForge")
+    assert "[worker-w-eth1]\ntype=worker\nhost=10.0.0.2\ninterface=af_packet::eth1\n" in node_cfg
+    nets = render(
+        "opt/zeek/etc/networks.cfg.j2",
+        soc_networks={"admin": {"cidr": "10.20.110.0/24", "description": "Admin"}, "capture": {}},
+        zeek_networks=[{"cidr": "192.0.2.0/24", "description": "Campus"}, {"cidr": "10.20.110.0/24"}],
+    )
+    assert nets.splitlines()[-2:] == ["10.20.110.0/24\tAdmin", "192.0.2.0/24\tCampus"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The alert sender, for real, against a loopback HTTP server
+# ---------------------------------------------------------------------------------------------
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    requests = []
+    status = 202
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body)})
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def pager():
+    _Recorder.requests = []
+    _Recorder.status = 202
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v2/alerts", _Recorder
+    server.shutdown()
+
+
+@pytest.fixture
+def sender(tmp_path):
+    path = tmp_path / "socforge-zeek-alert"
+    path.write_text(render("usr/local/libexec/socforge-zeek-alert.j2"))
+    path.chmod(0o755)
+    return path
+
+
+def write_config(tmp_path, url, target="opsgenie", limit=3, key="s3cr3t-key"):
+    cfg = tmp_path / "zeek-alert.json"
+    cfg.write_text(
+        render(
+            "etc/socforge/zeek-alert.json.j2",
+            zeek_alert_target=target,
+            zeek_alert_url=url,
+            zeek_alert_api_key=key,
+            zeek_alert_rate_limit=limit,
+            zeek_spool_dir=str(tmp_path),
+        )
+    )
+    cfg.chmod(0o640)
+    return cfg
+
+
+def run(sender, cfg, *args):
+    cmd = [sys.executable, str(sender), "--config", str(cfg), "--note", "Intel::Notice", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_sender_posts_opsgenie_alert_with_key_in_header_only(sender, pager, tmp_path):
+    url, rec = pager
+    cfg = write_config(tmp_path, url)
+    res = run(
+        sender, cfg, "--msg", "evil.example.org seen; $(rm -rf /) `x`", "--src", "10.0.0.5", "--identifier", "evil"
+    )
+    assert res.returncode == 0, res.stderr
+    (req,) = rec.requests
+    assert req["headers"]["Authorization"] == "GenieKey s3cr3t-key"
+    assert req["body"]["message"] == "Zeek Intel::Notice: evil.example.org seen; $(rm -rf /) `x`"
+    assert req["body"]["alias"] == "zeek:Intel::Notice:evil"
+    assert req["body"]["details"]["src"] == "10.0.0.5"
+    assert "s3cr3t-key" not in json.dumps(req["body"])
+    assert stat.S_IMODE(os.stat(cfg).st_mode) == 0o640
+
+
+def test_sender_webhook_rate_limit_and_failures_never_print_the_key(sender, pager, tmp_path):
+    url, rec = pager
+    cfg = write_config(tmp_path, url.replace("/v2/alerts", "/hook"), target="webhook", limit=2)
+    results = [run(sender, cfg, "--msg", f"hit {i}") for i in range(4)]
+    assert [r.returncode for r in results] == [0, 0, 0, 0]
+    assert len(rec.requests) == 2  # two posts, two dropped
+    assert all("rate limit reached" in r.stderr for r in results[2:])
+    assert rec.requests[0]["headers"]["Authorization"] == "Bearer s3cr3t-key"
+    state = json.loads((tmp_path / "socforge-alert.state").read_text())
+    assert state["dropped"] == 2
+    rec.status = 500
+    bad = write_config(tmp_path, url, limit=100)
+    (tmp_path / "socforge-alert.state").unlink()
+    res = run(sender, bad, "--msg", "x")
+    assert res.returncode == 1 and "s3cr3t-key" not in res.stderr + res.stdout
+    # The drop count rides on the next successful post.
+    rec.status = 202
+    state_file = tmp_path / "socforge-alert.state"
+    state_file.write_text(json.dumps({"sent": [], "dropped": 5}))
+    assert run(sender, bad, "--msg", "y").returncode == 0
+    assert rec.requests[-1]["body"]["details"]["dropped_by_rate_limit"] == "5"
+
+
+def test_sender_bad_config_is_a_clear_error(sender, tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"target": "pagerduty", "url": "http://127.0.0.1:9/"}))
+    res = run(sender, cfg)
+    assert res.returncode == 2 and "target must be opsgenie or webhook" in res.stderr
