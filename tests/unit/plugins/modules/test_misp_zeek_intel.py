@@ -15,7 +15,10 @@ from ansible_collections.socforge.core.plugins.modules import misp_zeek_intel  #
 from utils import fail_module, run_module  # noqa: E402 -- path set above
 from zeek_reader import read_intel  # noqa: E402 -- path set above
 
-from tests.misp_double.fixtures import misp_double, misp_double_factory, misp_double_tls  # noqa: E402,F401 -- path set above; fixtures
+from tests.misp_double import fixtures as _double_fixtures  # noqa: E402 -- path set above
+
+# The double's fixtures, made visible here until tests/conftest.py registers them project-wide.
+globals().update({n: getattr(_double_fixtures, n) for n in ("misp_double", "misp_double_factory", "misp_double_tls")})
 
 INFOBLOX = REPO.parent / "shared" / "data" / "misp-feed-infoblox"
 
