@@ -1,0 +1,97 @@
+"""Verify roles/common on the converged container, probing its firewall from two other containers."""
+
+import pytest
+import testinfra
+
+TARGET_IP = "10.89.90.5"
+testinfra_hosts = ["podman://common-host"]
+
+admin_probe = testinfra.get_host("podman://common-admin-probe")
+outside_probe = testinfra.get_host("podman://common-outside-probe")
+
+
+def _connects(probe, port):
+    return probe.run(f"nc -z -w 3 {TARGET_IP} {port}").rc == 0
+
+
+def test_ssh_reachable_from_admin_network_only(host):
+    assert host.service("ssh").is_running
+    assert _connects(admin_probe, 22), "SSH must be reachable from the admin network"
+    assert not _connects(outside_probe, 22), "SSH must be dropped from outside the admin network"
+
+
+def test_service_rule_admits_only_its_sources(host):
+    listener = host.run("systemd-run --unit socforge-test-listener nc -lk -p 8080")
+    assert listener.rc == 0, listener.stderr
+    try:
+        host.run("sleep 1")
+        assert _connects(outside_probe, 8080), "the 8080 rule admits 10.89.90.64/26"
+        assert not _connects(admin_probe, 8080), "10.89.90.10 is not in the 8080 rule's sources"
+    finally:
+        host.run("systemctl stop socforge-test-listener")
+
+
+def test_ruleset_is_default_deny(host):
+    ruleset = host.check_output("nft list table inet socforge")
+    assert "hook input priority filter; policy drop;" in ruleset
+    assert "hook forward priority filter; policy drop;" in ruleset
+    # IPMI is never routed to the data network, either way.
+    assert "ip saddr 10.89.91.0/24 ip daddr 10.89.92.0/24 drop" in ruleset
+    assert "ip saddr 10.89.92.0/24 ip daddr 10.89.91.0/24 drop" in ruleset
+    assert host.service("nftables").is_enabled
+
+
+def _kernel_has_8021q(host):
+    probe = host.run("ip link add socf-probe0 type dummy && ip link add link socf-probe0 name socf-probe0.9 type vlan id 9")
+    host.run("ip link del socf-probe0")
+    return probe.rc == 0
+
+
+def test_ipmi_vlan_netdev_rendered(host):
+    netdev = host.file("/etc/systemd/network/10-socforge-ipmi.netdev").content_string
+    assert "Name=vlan120" in netdev and "Kind=vlan" in netdev and "Id=120" in netdev
+    network = host.file("/etc/systemd/network/10-socforge-ipmi.network").content_string
+    assert "Address=10.89.91.5/24" in network
+    parent = host.file("/etc/systemd/network/05-socforge-parent.network").content_string
+    assert "Name=eth0" in parent and "VLAN=vlan120" in parent and "KeepConfiguration=yes" in parent
+    # admin is untagged here (the container's own network), so it gets no VLAN interface
+    assert not host.file("/etc/systemd/network/10-socforge-admin.netdev").exists
+
+
+def test_ipmi_vlan_interface_up(host):
+    assert host.service("systemd-networkd").is_running
+    if _kernel_has_8021q(host):
+        assert "vlan protocol 802.1Q id 120" in host.check_output("ip -d link show vlan120")
+        assert "inet 10.89.91.5/24" in host.check_output("ip -4 addr show vlan120")
+    else:
+        # This machine's kernel has no 802.1Q support (no 8021q): networkd must still have read the
+        # netdev and asked the kernel for exactly this VLAN on eth0.
+        journal = host.check_output("journalctl -u systemd-networkd --no-pager")
+        assert "eth0: Could not create stacked netdev: Unknown device type" in journal
+    # the parent keeps its own address and stays reachable (KeepConfiguration)
+    assert f"inet {TARGET_IP}/24" in host.check_output("ip -4 addr show eth0")
+    assert _connects(admin_probe, 22)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("passwordauthentication", "no"), ("permitrootlogin", "without-password"), ("maxauthtries", "3"),
+     ("x11forwarding", "no")],
+)
+def test_sshd_effective_settings(host, key, value):
+    effective = host.check_output("sshd -T")
+    assert f"{key} {value}" in effective.splitlines()
+
+
+def test_sshd_dropin_not_world_readable(host):
+    f = host.file("/etc/ssh/sshd_config.d/50-socforge.conf")
+    assert f.mode == 0o600
+
+
+def test_baseline_services_and_files(host):
+    assert host.service("rsyslog").is_running
+    assert host.service("chrony").is_enabled
+    assert "kernel.kptr_restrict = 2" in host.file("/etc/sysctl.d/60-socforge.conf").content_string
+    user = host.user("socsvc")
+    assert user.shell == "/usr/sbin/nologin"
+    assert host.run("passwd -S socsvc").stdout.split()[1] == "L"
