@@ -174,12 +174,68 @@ def _warninglist_match(entry: dict[str, Any], value: str) -> bool:
     return any(".".join(labels[i:]) in entry["lower"] for i in range(len(labels)))
 
 
+# Filters the double applies (see Query).
+MODELLED = {
+    "returnFormat",
+    "page",
+    "limit",
+    "type",
+    "category",
+    "value",
+    "tags",
+    "event_tags",
+    "org",
+    "eventid",
+    "uuid",
+    "object_name",
+    "eventinfo",
+    "to_ids",
+    "published",
+    "deleted",
+    "enforceWarninglist",
+    "includeEventUuid",
+    "includeEventTags",
+    "includeSightings",
+    "metadata",
+    "timestamp",
+    "attribute_timestamp",
+    "event_timestamp",
+    "publish_timestamp",
+    "last",
+    "from",
+    "to",
+}
+# Options accepted and ignored because ignoring them changes nothing the double serves: there are no
+# attachments, correlations, decay scores, context galaxies or sharing groups to include.
+IGNORED = {
+    "withAttachments",
+    "includeContext",
+    "includeDecayScore",
+    "includeCorrelations",
+    "sgReferenceOnly",
+    "headerless",
+    "includeGalaxy",
+    "includeWarninglistHits",
+}
+
+
+def _neutral(value: Any) -> bool:
+    return value in (None, "", 0, "0", False, [], {})
+
+
 class Query:
-    """A parsed restSearch body; raises BadFilter naming the first filter MISP would reject."""
+    """A parsed restSearch body; raises BadFilter naming the first filter MISP would reject, or one the
+    double does not model (rather than silently ignoring it and answering as if it had applied it)."""
 
     def __init__(self, params: dict[str, Any], now: float, controller: str) -> None:
         if not isinstance(params, dict):
             raise BadFilter("request body: expected a JSON object of filters")
+        for key in sorted(params):
+            if key not in MODELLED and key not in IGNORED and not _neutral(params[key]):
+                raise BadFilter(
+                    f"{key}: this filter is not modelled by the MISP double (see docs/misp-test-double.md); "
+                    "refusing it rather than answering as if it had been applied"
+                )
         self.controller = controller
         fmt = params.get("returnFormat", "json")
         if fmt != "json":
@@ -288,7 +344,6 @@ class Query:
                 self.object_name,
                 self.to_ids is not None,
                 self.attribute_timestamp,
-                self.enforce_warninglist,
                 self.uuid,
             )
         )
@@ -365,7 +420,8 @@ def search_attributes(
 
 def search_events(ds: Dataset, query: Query, warninglists: Warninglists) -> list[dict[str, Any]]:
     """Matching events ordered by id.  With attribute-level filters an event matches when one of its
-    attributes does; ``tags`` then matches the event's own tags or any attribute's."""
+    attributes does; ``tags`` then matches the event's own tags or any attribute's.  ``enforceWarninglist``
+    does not select events: it drops warninglisted attributes from the events returned (see _event_json)."""
     found = []
     for event_id in sorted(ds.events):
         event = ds.events[event_id]
@@ -390,7 +446,6 @@ def _other_attr_filters(query: Query) -> bool:
             query.object_name,
             query.to_ids is not None,
             query.attribute_timestamp,
-            query.enforce_warninglist,
             query.uuid,
         )
     )

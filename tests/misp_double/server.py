@@ -606,11 +606,15 @@ class MispDouble:
             return out
 
         def keep(attr: dict[str, Any]) -> bool:
+            """Which attributes a returned event carries: MISP applies deleted, to_ids and the
+            warninglists to the event's attributes; the other filters only select events."""
             if query is None:
                 return not attr["deleted"]
             if attr["deleted"] not in query.deleted:
                 return False
-            return query.to_ids is None or attr["to_ids"] in query.to_ids
+            if query.to_ids is not None and attr["to_ids"] not in query.to_ids:
+                return False
+            return not (query.enforce_warninglist and self.warninglists.hits(attr["type"], attr["value"]))
 
         out["Attribute"] = [self._attribute_json(a, event, query=query) for a in event["Attribute"] if keep(a)]
         out["Object"] = []
@@ -825,13 +829,12 @@ class MispDouble:
     def _h_event_index(self, body: Any = None, **_: Any) -> Any:
         params = dict(body) if isinstance(body, dict) else {}
         # events/index names some filters differently from restSearch
-        for old, new in (("datefrom", "from"), ("dateuntil", "to"), ("all", "value"), ("attribute", "value")):
+        for old, new in (("datefrom", "from"), ("dateuntil", "to"), ("attribute", "value")):
             if old in params:
                 params[new] = params.pop(old)
         minimal = is_true(params.pop("minimal", 0))
         sort, direction = params.pop("sort", None), params.pop("direction", "asc")
-        for unused in ("email", "hasproposal", "threatlevel", "distribution", "analysis", "sharinggroup", "desc"):
-            params.pop(unused, None)
+        params.pop("desc", None)  # pymisp's own argument, already turned into "direction"
         query = Query({k: v for k, v in params.items() if v is not None}, self.now, "events")
         found = search_events(self.data, query, self.warninglists)
         if sort:

@@ -464,3 +464,24 @@ def test_tls_bad_certificates_fail(misp_double_factory, mode: str, reason: str) 
     double = misp_double_factory(datasets=("pymisp",), tls=True, tls_mode=mode)
     with pytest.raises(requests.exceptions.SSLError, match=reason):
         requests.get(double.url + "/servers/getVersion", verify=double.ca_path, timeout=5)
+
+
+def test_unmodelled_filters_are_refused_not_ignored(misp: PyMISP, misp_double: MispDouble) -> None:
+    for body in ({"quickFilter": "evil"}, {"requested_attributes": ["value"]}, {"excludeDecayed": 1}):
+        response = post(misp_double, "/attributes/restSearch", body)
+        assert response.status_code == 400
+        assert response.json()["message"].startswith(f"{next(iter(body))}: this filter is not modelled")
+    # pymisp's always-sent neutral defaults (0) and options with nothing to include are accepted
+    assert misp.search(controller="attributes", eventid=750, with_attachments=True, include_correlations=True)
+    assert misp.search_index(threatlevel=[1])["errors"][0] == 400
+
+
+def test_event_search_applies_warninglists_to_returned_attributes(misp: PyMISP, misp_double: MispDouble) -> None:
+    event = misp_double.event(750)
+    values = [a["value"] for a in event["Attribute"][:2]]
+    misp_double.add_warninglist("test", values)
+    filtered = misp.search(controller="events", eventid=750, enforce_warninglist=True)
+    plain = misp.search(controller="events", eventid=750)
+    kept = [a["value"] for a in filtered[0]["Event"]["Attribute"]]
+    assert len(kept) == len(plain[0]["Event"]["Attribute"]) - 2
+    assert not set(values) & set(kept)
