@@ -812,13 +812,14 @@ class MispDouble:
         found = search_attributes(self.data, query, self.warninglists)
         page = query.paginate(found)
         attrs = [self._attribute_json(a, e, with_event=True, query=query, obj=o) for a, o, e in page]
-        return 200, {"response": {"Attribute": attrs}}, _result_headers(len(found))
+        # MISP's restSearch counts the elements it exported (this page), not all matches
+        return 200, {"response": {"Attribute": attrs}}, _result_headers(len(page))
 
     def _h_event_search(self, body: Any, **_: Any) -> Any:
         query = Query(body if body is not None else {}, self.now, "events")
         found = search_events(self.data, query, self.warninglists)
         page = query.paginate(found)
-        return 200, {"response": [{"Event": self._event_json(e, query)} for e in page]}, _result_headers(len(found))
+        return 200, {"response": [{"Event": self._event_json(e, query)} for e in page]}, _result_headers(len(page))
 
     def _h_event_view(self, ref: str, **_: Any) -> Any:
         event = self._find_event(ref)
@@ -849,7 +850,7 @@ class MispDouble:
             ]
         else:
             rows = [self._event_meta_json(e) for e in page]
-        return 200, rows, _result_headers(len(found))
+        return 200, rows, {"X-Result-Count": str(len(found))}  # events/index: MISP's absolute total
 
     def _h_publish(self, ref: str, **_: Any) -> Any:
         event = self._find_event(ref)
