@@ -13,7 +13,7 @@ Fixtures
     openapi="strict")`` for tests that need something else (``tls_mode``: valid | expired | wrong_host;
     ``datasets``: any of "pymisp", "infoblox").  Every double it made is stopped at teardown; with
     ``openapi="strict"`` the test fails at teardown if any request or response broke MISP's OpenAPI
-    spec (see tests/misp_double/openapi.py; checking costs about 1 ms per attribute served).
+    spec (see tests/misp_double/openapi.py; checking costs under 1 ms per attribute served).
 
 Interface of a double (class ``tests.misp_double.MispDouble``)
 --------------------------------------------------------------
