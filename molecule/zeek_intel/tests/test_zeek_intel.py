@@ -60,7 +60,7 @@ def test_service_run_is_idempotent_and_removal_reaches_the_removals_file(host):
     sizes = {u: host.file(f"/srv/feeds/infoblox/events/{u}.json").size for u in manifest}
     victim = min(sizes, key=sizes.get)
     del manifest[victim]
-    host.run(f"cp /srv/feeds/infoblox/manifest.json /srv/feeds/manifest.json.orig")
+    host.run("cp /srv/feeds/infoblox/manifest.json /srv/feeds/manifest.json.orig")
     try:
         write = host.run(f"cat > /srv/feeds/infoblox/manifest.json <<'EOF'\n{json.dumps(manifest)}\nEOF")
         assert write.rc == 0
