@@ -296,9 +296,31 @@ def test_replace_event_bumps_changed_attributes(misp: PyMISP, misp_double: MispD
     edited = load_event_file("misp-events/pymisp-tests/mispevent_testfiles/existing_event_edited.json")
     stored = misp_double.replace_event(edited)
     assert stored["id"] == old_id and stored["timestamp"] == "1900000000"
-    changed = misp.search(controller="attributes", timestamp=1_899_999_999)["Attribute"]
-    assert changed, "the edited file differs from the original in some attributes"
+    changed = misp.search(controller="attributes", timestamp=1_899_999_999, deleted=[0, 1])["Attribute"]
     assert {a["event_id"] for a in changed} == {old_id}
+    # exactly the attributes whose content differs between the two real files got the new timestamp
+    original = load_event_file("misp-events/pymisp-tests/mispevent_testfiles/existing_event.json")
+
+    def content(a: dict) -> tuple:
+        return (
+            a["type"],
+            a["value"],
+            a.get("category"),
+            bool(a.get("to_ids")),
+            bool(a.get("deleted")),
+            a.get("comment", ""),
+            tuple(sorted(t["name"] for t in a.get("Tag") or [])),
+        )
+
+    before = {a["uuid"]: content(a) for a in _all_raw_attributes(original)}
+    expected = {a["uuid"] for a in _all_raw_attributes(edited) if before.get(a["uuid"]) != content(a)}
+    assert expected, "the edited file differs from the original in some attributes"
+    assert {a["uuid"] for a in changed} == expected
+    # ids of attributes present in both versions are kept
+    old_ids = {a["uuid"]: a["id"] for a in _all_raw_attributes(original)}
+    for attr in misp_double.attributes(event=old_id, include_deleted=True):
+        if attr["uuid"] in old_ids:
+            assert attr["id"] == old_ids[attr["uuid"]]
 
 
 def test_add_and_delete_event(misp: PyMISP, misp_double: MispDouble) -> None:
@@ -493,3 +515,45 @@ def test_event_search_applies_warninglists_to_returned_attributes(misp: PyMISP, 
     kept = [a["value"] for a in filtered[0]["Event"]["Attribute"]]
     assert len(kept) == len(plain[0]["Event"]["Attribute"]) - 2
     assert not set(values) & set(kept)
+
+
+def test_values_are_served_exactly_as_the_feed_has_them(misp: PyMISP, misp_double: MispDouble) -> None:
+    raw = [a for e in _infoblox_events() for a in _all_raw_attributes(e)]
+    odd = [a for a in raw if a["value"] != a["value"].strip() or a["value"].startswith("hxxp")]
+    assert odd, "the Infoblox feed carries whitespace/defanged values"
+    served = {a["uuid"]: a["value"] for a in misp.search(controller="attributes", org="Infoblox")["Attribute"]}
+    for attr in odd:
+        assert served[attr["uuid"]] == attr["value"]
+
+
+def test_concurrent_clients_during_edits(misp_double: MispDouble) -> None:
+    import threading
+
+    victims = [a["id"] for a in misp_double.attributes(event=750)]
+    errors: list[str] = []
+    counts: list[int] = []
+
+    def reader() -> None:
+        misp = PyMISP(misp_double.url, misp_double.key, ssl=False, timeout=30)
+        for _ in range(10):
+            answer = misp.search(controller="attributes", eventid=750)
+            if "errors" in answer:
+                errors.append(str(answer["errors"]))
+            else:
+                counts.append(len(answer["Attribute"]))
+
+    threads = [threading.Thread(target=reader) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for attr_id in victims:
+        misp_double.soft_delete_attribute(attr_id)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert len(counts) == 60
+    assert all(0 <= c <= len(victims) for c in counts)
+    assert all(r.status == 200 for r in misp_double.requests_to("restSearch"))
+    assert (
+        PyMISP(misp_double.url, misp_double.key, ssl=False).search(controller="attributes", eventid=750)["Attribute"]
+        == []
+    )
