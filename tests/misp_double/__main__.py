@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a throw-away CA")
     parser.add_argument("--tls-mode", choices=TLS_MODES, default="valid", help="certificate to present")
+    parser.add_argument(
+        "--tls-name",
+        action="append",
+        default=[],
+        help="extra host name or IP for the certificate (repeatable), e.g. the address containers use",
+    )
     parser.add_argument("--key", help="API key to accept (default: random; prefer --key-file)")
     parser.add_argument("--key-file", type=Path, help="read the API key from this file (first line)")
     parser.add_argument(
@@ -60,9 +66,12 @@ def main(argv: list[str] | None = None) -> int:
             datasets=datasets,
             tls=args.tls,
             tls_mode=args.tls_mode,
+            tls_names=args.tls_name,
             port=args.port,
             host=args.host,
             openapi=args.openapi,
+            log_limit=10_000,
+            keep_responses=False,
         )
         double.start()
     except (ValueError, RuntimeError, OSError) as exc:

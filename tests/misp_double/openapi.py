@@ -84,6 +84,9 @@ for _op in ("restSearchAttributes", "restSearchEvents", "searchEvents"):
         TOLERATED[("request", _op, _field, "enum")] = (
             "a list or a negated '!value' / LIKE '%' pattern is accepted by MISP; the spec lists plain values"
         )
+    TOLERATED[("request", _op, "deleted", "type")] = (
+        "the spec's own description of 'deleted' allows 1 and [0, 1], while its type says boolean"
+    )
     TOLERATED[("request", _op, "returnFormat", "enum")] = "kept: only 'json' is served anyway"
 
 

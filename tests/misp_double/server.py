@@ -124,14 +124,19 @@ class MispDouble:
         datasets: Iterable[str] = DATASETS,
         tls: bool = False,
         tls_mode: str = "valid",
+        tls_names: Iterable[str] = (),
         port: int = 0,
         host: str = "127.0.0.1",
         now: float | None = None,
         data: Dataset | None = None,
         openapi: str | None = None,
+        log_limit: int | None = None,
+        keep_responses: bool = True,
     ) -> None:
         """``openapi``: None (no checking), "record" (check every exchange against MISP's OpenAPI spec,
-        findings in ``.openapi``) or "strict" (the same; the fixtures then fail the test on a violation)."""
+        findings in ``.openapi``) or "strict" (the same; the fixtures then fail the test on a violation).
+        ``log_limit`` keeps only the newest N request records and ``keep_responses=False`` drops the
+        response bodies from them (for long runs by hand; tests keep everything)."""
         self.key = key or secrets.token_hex(20)  # 40 characters, like a MISP auth key
         self.data = data if data is not None else fresh_dataset(tuple(datasets))
         self.warninglists = Warninglists()
@@ -142,7 +147,9 @@ class MispDouble:
         self._clock: float | None = now
         self._host = host
         self._port = port
-        self._tls = tlsmod.material(tls_mode) if tls else None
+        self._tls = tlsmod.material(tls_mode, tuple(tls_names)) if tls else None
+        self._log_limit = log_limit
+        self._keep_responses = keep_responses
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         if openapi not in (None, "record", "strict"):
@@ -1099,6 +1106,8 @@ class MispDouble:
         )
         with self._lock:
             self.requests.append(record)
+            if self._log_limit is not None and len(self.requests) > self._log_limit:
+                del self.requests[: len(self.requests) - self._log_limit]
         fault = self._take_fault(path)
         if fault is not None and fault.kind == "status":
             record.fault = "status"
@@ -1161,7 +1170,7 @@ def _make_handler(double: MispDouble) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             record.status = status
-            record.response = payload
+            record.response = payload if double._keep_responses else None
             if fault is not None and fault.kind == "garbage":
                 record.fault = "garbage"
                 data = b"<html><head><title>502 Bad Gateway</title></head><body>proxy error</body></html>"

@@ -83,9 +83,12 @@ def _ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     return key, cert
 
 
-@functools.lru_cache(maxsize=len(TLS_MODES))
-def material(mode: str = "valid") -> TlsMaterial:
-    """CA + server certificate files for ``mode``, in a private temporary directory (0700, key 0600)."""
+@functools.lru_cache(maxsize=16)
+def material(mode: str = "valid", extra_names: tuple[str, ...] = ()) -> TlsMaterial:
+    """CA + server certificate files for ``mode``, in a private temporary directory (0700, key 0600).
+
+    ``extra_names`` (host names or IP addresses) are added to the certificate's names, e.g. the address
+    a lab container reaches the double on; ``wrong_host`` ignores them."""
     if mode not in TLS_MODES:
         raise ValueError(f"tls mode must be one of {TLS_MODES}, got {mode!r}")
     ca_key, ca_cert = _ca()
@@ -99,6 +102,11 @@ def material(mode: str = "valid") -> TlsMaterial:
         names: list[x509.GeneralName] = [x509.DNSName("misp.invalid")]
     else:
         names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        for name in extra_names:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(name)))
+            except ValueError:
+                names.append(x509.DNSName(name))
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name("misp.invalid" if mode == "wrong_host" else "localhost"))

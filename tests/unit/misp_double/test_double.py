@@ -557,3 +557,26 @@ def test_concurrent_clients_during_edits(misp_double: MispDouble) -> None:
         PyMISP(misp_double.url, misp_double.key, ssl=False).search(controller="attributes", eventid=750)["Attribute"]
         == []
     )
+
+
+def test_tls_extra_names_and_log_limit(misp_double_factory) -> None:
+    from cryptography import x509
+
+    double = misp_double_factory(
+        datasets=("pymisp",), tls=True, tls_names=("misp.lab.test", "10.88.0.1"), log_limit=3, keep_responses=False
+    )
+    cert = x509.load_pem_x509_certificate(double._tls.cert_path.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "misp.lab.test" in names.get_values_for_type(x509.DNSName)
+    assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1", "10.88.0.1"]
+    assert oct(double._tls.key_path.stat().st_mode & 0o777) == "0o600"
+    for _ in range(5):
+        response = requests.get(
+            double.url.replace("127.0.0.1", "localhost") + "/servers/getVersion",
+            headers={"Authorization": double.key},
+            verify=double.ca_path,
+            timeout=5,
+        )
+        assert response.status_code == 200
+    assert len(double.requests) == 3
+    assert all(r.response is None for r in double.requests)
