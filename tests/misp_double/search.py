@@ -284,9 +284,8 @@ class Query:
             return False
         if self.eventid and not self.eventid.match([event["id"], event["uuid"]]):
             return False
-        if self.org and not self.org.match(
-            [event["Orgc"]["id"], event["Orgc"]["name"], event["Orgc"]["uuid"], event["org_id"], event["Org"]["name"]]
-        ):
+        # MISP filters 'org' on the creator organisation (Event.orgc_id), by id, name or uuid
+        if self.org and not self.org.match([event["Orgc"]["id"], event["Orgc"]["name"], event["Orgc"]["uuid"]]):
             return False
         if self.eventinfo and not self.eventinfo.match([event["info"]]):
             return False
