@@ -27,7 +27,7 @@ lab: bootstrap
 	ansible-playbook -i inventories/lab playbooks/lab.yml
 
 lab-down:
-	ansible-playbook -i inventories/lab playbooks/lab.yml -e soc_lab_state=absent --tags lab_containers
+	ansible-playbook -i inventories/lab playbooks/lab_containers.yml -e soc_lab_state=absent
 
 plan: bootstrap
 	ansible-playbook -i inventories/example-site playbooks/plan.yml -e soc_plan_dir=$(CURDIR)/plan-out/example-site

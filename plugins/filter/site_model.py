@@ -45,6 +45,11 @@ def soc_site_hosts(hostvars, groups):
     return out
 
 
+def soc_lab_network_arg(network, addresses, networks):
+    """`podman run --network` value attaching a lab container to a network at its inventory address."""
+    return f"{networks[network]['podman_network']}:ip={addresses[network]}"
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -52,4 +57,5 @@ class FilterModule:
             "soc_firewall_rules": _wrap(site_model.firewall_rules),
             "soc_isolation_pairs": _wrap(site_model.isolation_pairs),
             "soc_site_hosts": soc_site_hosts,
+            "soc_lab_network_arg": soc_lab_network_arg,
         }
