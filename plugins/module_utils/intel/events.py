@@ -5,7 +5,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ansible_collections.socforge.core.plugins.module_utils.intel import normalize as n
-from ansible_collections.socforge.core.plugins.module_utils.intel.filters import _int, _tag_names
+from ansible_collections.socforge.core.plugins.module_utils.intel.filters import _flag, _int, _tag_names
 from ansible_collections.socforge.core.plugins.module_utils.intel.mapping import MAPPING, map_attribute
 
 _META_BAD_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\\s]+")
@@ -87,6 +87,22 @@ def _iter_attributes(event):
             yield from obj.get("Attribute") or ()
 
 
+# Fast path for the bulk of real intel (domains and plain hashes): a value that already is in
+# canonical form is accepted by one regex; anything else takes the full normalisation path.
+_FAST = {
+    "domain": (n._ASCII_DOMAIN_RE, n.DOMAIN),
+    "hostname": (n._ASCII_DOMAIN_RE, n.DOMAIN),
+    "md5": (re.compile(r"[0-9a-f]{32}"), n.FILE_HASH),
+    "sha1": (re.compile(r"[0-9a-f]{40}"), n.FILE_HASH),
+    "sha256": (re.compile(r"[0-9a-f]{64}"), n.FILE_HASH),
+    "sha512": (re.compile(r"[0-9a-f]{128}"), n.FILE_HASH),
+}
+
+
+def _truthy(value):
+    return value is True or (value is not False and value is not None and _flag(value))
+
+
 def map_event(event, flt, opts, stats):
     """Map one event. Returns an :class:`EventRecord`; its ``keys`` are ``indicator\\ttype`` strings."""
     event = unwrap(event)
@@ -106,15 +122,34 @@ def map_event(event, flt, opts, stats):
         return rec
     rec.suffix = event_suffix(event, opts)
     keys = set()
+    add = keys.add
     rejected = stats.rejected
     max_length = opts.max_length
+    to_ids_only = flt.to_ids_only
+    attr_filters = bool(flt.types or flt.tags_include or flt.tags_exclude)
+    fast = _FAST
+    seen = 0
     for attr in _iter_attributes(event):
         if not isinstance(attr, dict):
             continue
-        stats.attributes += 1
-        if not flt.attribute_selected(attr, event_tags):
+        seen += 1
+        if to_ids_only and not _truthy(attr.get("to_ids")):
+            continue
+        if _truthy(attr.get("deleted")):
+            continue
+        if attr_filters and not flt.attribute_selected(attr, event_tags):
             continue
         mtype = attr.get("type")
+        quick = fast.get(mtype)
+        if quick is not None:
+            value = attr.get("value")
+            if type(value) is str:
+                value = value.strip()
+                if value.isascii():
+                    value = value.lower()
+                    if len(value) <= max_length and quick[0].fullmatch(value):
+                        add(value + "\t" + quick[1])
+                        continue
         if mtype not in MAPPING:
             stats.skipped_types[str(mtype)] += 1
             continue
@@ -122,6 +157,7 @@ def map_event(event, flt, opts, stats):
         for reason in reasons:
             rejected[reason] += 1
         for value, ztype in found:
-            keys.add(escape_indicator(value) + "\t" + ztype)
+            add(escape_indicator(value) + "\t" + ztype)
+    stats.attributes += seen
     rec.keys = sorted(keys)
     return rec

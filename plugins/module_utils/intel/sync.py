@@ -19,9 +19,12 @@ from ansible_collections.socforge.core.plugins.module_utils.intel.events import 
 from ansible_collections.socforge.core.plugins.module_utils.intel.state import State
 from ansible_collections.socforge.core.plugins.module_utils.intel.writer import (
     atomic_write,
+    file_stamp,
     read_lines,
+    read_lines_bytes,
     removal_line,
     render_chunks,
+    render_chunks_bytes,
     winners_to_lines,
     write_removals,
 )
@@ -40,6 +43,8 @@ def _source_pair(line):
 
 def removal_pairs(removed_lines, added_lines):
     """(key, source) pairs that are really gone: a line whose source is unchanged is a meta update."""
+    if not removed_lines:
+        return []
     added = {_source_pair(ln) for ln in added_lines}
     return [ln for ln in removed_lines if _source_pair(ln) not in added]
 
@@ -139,18 +144,18 @@ def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, 
         added, removed = lines, []
     gone = removal_pairs(removed, added)
     changed = bool(added or removed) or not ok
-    digest = None
     if not check_mode:
-        file_changed, digest = atomic_write(dest, render_chunks(lines), mode=mode)
-        changed = changed or file_changed
-        if file_changed or gone:
+        if changed:
+            atomic_write(dest, render_chunks(lines), mode=mode, only_if_changed=False)
             write_removals(removals_path, gone, mode=mode)
+        elif not os.path.exists(removals_path):
+            write_removals(removals_path, [], mode=mode)
         meta = {
             "source": source.id,
             "options": fingerprint,
             "sync_point": str(source.sync_point or 0),
             "last_full": str(now),
-            "intel_digest": digest,
+            "intel_stamp": file_stamp(dest),
         }
         State.build(state_path, records, meta).close()
     return _result(stats, True, len(lines), added, removed, gone, changed, len(records), source.sync_point)
@@ -179,47 +184,51 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
                 st.add_event(rec)
                 affected.update(rec.keys)
                 kept += 1
-        ok, lines, digest = read_lines(dest)
-        if not ok or digest != st.get("intel_digest"):
+        ok, lines, stamp = read_lines_bytes(dest)
+        if not ok or stamp != st.get("intel_stamp"):
             # the intel file is missing or was changed behind our back: re-render it from state
-            new_lines = winners_to_lines(st.all_winners())
+            new_lines = [ln.encode() for ln in winners_to_lines(st.all_winners())]
             old = set(lines)
             new = set(new_lines)
-            added = [ln for ln in new_lines if ln not in old]
-            removed = [ln for ln in lines if ln not in new]
+            added_b = [ln for ln in new_lines if ln not in old]
+            removed_b = [ln for ln in lines if ln not in new]
+            if not ok:
+                removed_b = []  # not our file: nothing in it was ever loaded from us
         else:
             winners = st.winners(affected)
-            added, removed = [], []
+            added_b, removed_b = [], []
             for key in affected:
-                prefix = key + "\t"
+                prefix = (key + "\t").encode()
                 i = bisect.bisect_left(lines, prefix)
                 old_line = lines[i] if i < len(lines) and lines[i].startswith(prefix) else None
                 suffix = winners.get(key)
-                new_line = prefix + suffix if suffix is not None else None
+                new_line = prefix + suffix.encode() if suffix is not None else None
                 if old_line != new_line:
                     if old_line is not None:
-                        removed.append(old_line)
+                        removed_b.append(old_line)
                     if new_line is not None:
-                        added.append(new_line)
-            if removed:
-                gone_set = set(removed)
+                        added_b.append(new_line)
+            if removed_b:
+                gone_set = set(removed_b)
                 new_lines = [ln for ln in lines if ln not in gone_set]
             else:
-                new_lines = list(lines) if added else lines
-            if added:
-                new_lines.extend(added)
+                new_lines = list(lines) if added_b else lines
+            if added_b:
+                new_lines.extend(added_b)
                 new_lines.sort()
+        added = [ln.decode() for ln in added_b]
+        removed = [ln.decode() for ln in removed_b]
         gone = removal_pairs(removed, added)
-        changed = bool(added or removed) or not ok
+        changed = bool(added or removed) or not ok or stamp != st.get("intel_stamp")
         new_sync_point = source.sync_point if source.sync_point is not None else since
         if check_mode:
             st.rollback()
         else:
-            if changed or digest != st.get("intel_digest"):
-                _, digest = atomic_write(dest, render_chunks(new_lines), mode=mode)
+            if changed:
+                atomic_write(dest, render_chunks_bytes(new_lines), mode=mode, only_if_changed=False)
                 write_removals(removals_path, gone, mode=mode)
             st.set("sync_point", new_sync_point)
-            st.set("intel_digest", digest)
+            st.set("intel_stamp", file_stamp(dest))
             st.set("last_incremental", now)
             st.commit()
     except BaseException:

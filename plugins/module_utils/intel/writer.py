@@ -35,11 +35,11 @@ def file_digest(path):
 
 
 def atomic_write(path, chunks, mode=0o644, only_if_changed=True):
-    """Write the iterable of ``str`` chunks to ``path`` atomically.
+    """Write the iterable of ``str``/``bytes`` chunks to ``path`` atomically.
 
-    Returns ``(changed, sha256)``. When the content equals the existing file nothing is replaced
-    (the file's mtime is kept, so Zeek does not re-read it). An existing file's mode/owner win over
-    ``mode``.
+    Returns ``(changed, sha256)``. With ``only_if_changed``, content equal to the existing file
+    replaces nothing (the file's mtime is kept, so Zeek does not re-read it); without it no digest
+    is computed (``sha256`` is ``None``). An existing file's mode/owner win over ``mode``.
     """
     directory = os.path.dirname(os.path.abspath(path)) or "."
     if not os.path.isdir(directory):
@@ -48,17 +48,18 @@ def atomic_write(path, chunks, mode=0o644, only_if_changed=True):
         st = os.stat(path)
     except FileNotFoundError:
         st = None
-    h = hashlib.sha256()
+    h = hashlib.sha256() if only_if_changed else None
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             for chunk in chunks:
-                data = chunk.encode("utf-8")
-                h.update(data)
+                data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8")
+                if h is not None:
+                    h.update(data)
                 fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        digest = h.hexdigest()
+        digest = h.hexdigest() if h is not None else None
         if only_if_changed and st is not None and file_digest(path) == digest:
             os.unlink(tmp)
             return False, digest
@@ -110,6 +111,39 @@ def read_lines(path):
         return False, [], digest
     body = data[len(INTEL_HEADER) : -1]
     return True, (body.split("\n") if body else []), digest
+
+
+def file_stamp(path):
+    """``size:mtime_ns:inode`` of a file (``None`` if absent): detects changes behind our back."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
+INTEL_HEADER_B = INTEL_HEADER.encode()
+
+
+def read_lines_bytes(path):
+    """Like :func:`read_lines` on bytes, without decoding or hashing (the incremental fast path).
+    Returns ``(ok, lines, stamp)``."""
+    stamp = file_stamp(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        return False, [], None
+    if not raw.startswith(INTEL_HEADER_B) or not raw.endswith(b"\n"):
+        return False, [], stamp
+    body = raw[len(INTEL_HEADER_B) : -1]
+    return True, (body.split(b"\n") if body else []), stamp
+
+
+def render_chunks_bytes(lines_sorted):
+    yield INTEL_HEADER_B
+    for i in range(0, len(lines_sorted), _CHUNK):
+        yield b"\n".join(lines_sorted[i : i + _CHUNK]) + b"\n"
 
 
 def removal_line(line):

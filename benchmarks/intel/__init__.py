@@ -1,0 +1,1 @@
+"""Helpers for benchmarks/bench_intel_export.py."""
