@@ -121,7 +121,7 @@ def _str_ts(value: Any, default: str) -> str:
     return str(int(float(value)))
 
 
-class _Builder:
+class Builder:
     """Turns loaded event dicts into stored events with ids, like MISP's import does."""
 
     def __init__(self) -> None:
@@ -167,7 +167,7 @@ class _Builder:
         for key in ("analysis", "threat_level_id", "distribution", "sharing_group_id"):
             event[key] = str(event[key])
         event["published"] = bool(event["published"])
-        event["Tag"] = [_tag(t) for t in raw.get("Tag") or []]
+        event["Tag"] = [make_tag(t) for t in raw.get("Tag") or []]
         event["Galaxy"] = raw.get("Galaxy") or []
         event["RelatedEvent"] = []
         event["Attribute"] = [self.attribute(a, keep_ids) for a in raw.get("Attribute") or []]
@@ -196,7 +196,7 @@ class _Builder:
         attr["deleted"] = bool(attr["deleted"])
         attr["disable_correlation"] = bool(attr["disable_correlation"])
         attr["distribution"] = str(attr["distribution"])
-        attr["Tag"] = [_tag(t) for t in raw.get("Tag") or []]
+        attr["Tag"] = [make_tag(t) for t in raw.get("Tag") or []]
         attr["_sightings"] = raw.get("Sighting") or []
         attr["_proposals"] = raw.get("ShadowAttribute") or []
         return attr
@@ -260,7 +260,7 @@ class _Builder:
         self.ds.proposals.append(proposal)
 
 
-def _tag(raw: dict[str, Any]) -> dict[str, Any]:
+def make_tag(raw: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": raw["name"],
         "colour": raw.get("colour") or "#ffffff",
@@ -283,7 +283,7 @@ def _build(datasets: tuple[str, ...], data_dir: Path) -> Dataset:
     unknown = set(datasets) - set(DATASETS)
     if unknown:
         raise ValueError(f"MISP double: unknown dataset(s) {sorted(unknown)}; known: {list(DATASETS)}")
-    builder = _Builder()
+    builder = Builder()
     staged: list[dict[str, Any]] = []
     if "pymisp" in datasets:
         for rel in PYMISP_EVENT_FILES:

@@ -9,10 +9,11 @@ Fixtures
 ``misp_double_tls``
     The same over HTTPS with a throw-away CA; ``.ca_path`` is the CA bundle a client must trust.
 ``misp_double_factory``
-    ``misp_double_factory(datasets=("pymisp",), tls=True, tls_mode="expired", tls_names=("misp.lab",),
-    now=1700000000, openapi="strict", log_limit=None, keep_responses=True)`` for tests that need something else (``tls_mode``: valid | expired | wrong_host;
-    ``datasets``: any of "pymisp", "infoblox").  Every double it made is stopped at teardown; with
-    ``openapi="strict"`` the test fails at teardown if any request or response broke MISP's OpenAPI
+    For tests that need something else, e.g. ``misp_double_factory(datasets=("pymisp",), tls=True,
+    tls_mode="expired", tls_names=("misp.lab",), now=1700000000, openapi="strict", log_limit=None,
+    keep_responses=True)`` (``tls_mode``: valid | expired | wrong_host; ``datasets``: any of "pymisp",
+    "infoblox").  Every double it made is stopped at teardown; with ``openapi="strict"`` the test fails
+    at teardown if any request or response broke MISP's OpenAPI
     spec (see tests/misp_double/openapi.py; checking costs under 1 ms per attribute served).
 
 Interface of a double (class ``tests.misp_double.MispDouble``)

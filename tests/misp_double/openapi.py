@@ -16,7 +16,6 @@ is loaded without the spec self-check; a duplicate enum value changes nothing fo
 from __future__ import annotations
 
 import functools
-import json
 import re
 import threading
 from dataclasses import dataclass
@@ -279,7 +278,3 @@ def _leaves(errors: list[Any]) -> list[Any]:
         else:
             out.append(error)
     return out
-
-
-def dumps(obj: Any) -> bytes:
-    return json.dumps(obj).encode()

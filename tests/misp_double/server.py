@@ -21,8 +21,17 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import tls as tlsmod
-from .data import DATASETS, LOCAL_ORG, Dataset, _Builder, _tag, describe_types, fresh_dataset, iter_attributes
-from .search import BadFilter, Query, Warninglists, is_true, search_attributes, search_events
+from .data import DATASETS, LOCAL_ORG, Builder, Dataset, describe_types, fresh_dataset, iter_attributes, make_tag
+from .search import (
+    BadFilter,
+    Query,
+    Warninglists,
+    in_range,
+    is_true,
+    search_attributes,
+    search_events,
+    time_range,
+)
 
 MISP_VERSION = "2.5.2"  # the MISP release the double claims to be (pymisp 2.5.x talks to MISP 2.5)
 RECOMMENDED_PYMISP = "2.5.2"
@@ -426,7 +435,7 @@ class MispDouble:
         event first).  Bumps timestamps like a MISP edit."""
         with self._lock:
             target, event = self._tag_target(str(ref), on)
-            target["Tag"] = [_tag({"name": t}) for t in tags]
+            target["Tag"] = [make_tag({"name": t}) for t in tags]
             if target is not event:
                 target["timestamp"] = str(self.now)
             self._touch(event)
@@ -485,8 +494,8 @@ class MispDouble:
             return server
 
     # ------------------------------------------------------------------ internals: data
-    def _builder(self) -> _Builder:
-        builder = _Builder()
+    def _builder(self) -> Builder:
+        builder = Builder()
         builder.ds = self.data  # reuse org registry and id counters
         builder.org_ids = {int(o["id"]) for o in self.data.orgs.values()}
         for kind in builder.used:
@@ -962,8 +971,6 @@ class MispDouble:
             rows = [s for s in rows if s["org_id"] == str(body["org_id"])]
         if body.get("source") not in (None, ""):
             rows = [s for s in rows if s["source"] == body["source"]]
-        from .search import in_range, time_range
-
         bounds = time_range("last", body.get("last"), self.now)
         low = time_range("from", body.get("from"), self.now)
         high = time_range("to", body.get("to"), self.now)
@@ -1073,7 +1080,7 @@ class MispDouble:
                     counts.setdefault(tag["name"], [0, 0])[1] += 1
         tags = []
         for name in sorted(counts, key=lambda n: int(self.data.tag_id(n))):
-            rendered = self._tags([_tag({"name": name})])[0]
+            rendered = self._tags([make_tag({"name": name})])[0]
             rendered.pop("local")
             rendered["count"] = counts[name][0]
             rendered["attribute_count"] = counts[name][1]
