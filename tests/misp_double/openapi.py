@@ -38,6 +38,9 @@ UNSPECIFIED = {
     ("POST", "/shadowAttributes/add/{eventId}"): "attribute proposals are not in the spec",
     ("GET", "/shadowAttributes/index"): "attribute proposals are not in the spec",
     ("GET", "/shadowAttributes/view/{proposalId}"): "attribute proposals are not in the spec",
+    ("POST", "/shadowAttributes/edit/{attributeId}"): "attribute proposals are not in the spec",
+    ("POST", "/shadowAttributes/delete/{attributeId}"): "attribute proposals are not in the spec",
+    ("POST", "/shadowAttributes/{accept|discard}/{proposalId}"): "attribute proposals are not in the spec",
 }
 
 # Spec-vs-reality divergences that are tolerated, with the reason.  Keyed by

@@ -723,6 +723,27 @@ class MispDouble:
                 None,
                 "/shadowAttributes/view/{proposalId}",
             ),
+            r(
+                "POST",
+                re.compile(shadow + r"/edit/" + ident),
+                self._h_proposal_edit,
+                None,
+                "/shadowAttributes/edit/{attributeId}",
+            ),
+            r(
+                "POST",
+                re.compile(shadow + r"/delete/" + ident),
+                self._h_proposal_delete,
+                None,
+                "/shadowAttributes/delete/{attributeId}",
+            ),
+            r(
+                "POST",
+                re.compile(shadow + r"/(?P<action>accept|discard)/(?P<ref>[0-9]+)"),
+                self._h_proposal_decide,
+                None,
+                "/shadowAttributes/{accept|discard}/{proposalId}",
+            ),
             r("GET", re.compile(r"/servers(?:/index)?"), self._h_servers, "/servers"),
             r("GET", re.compile(r"/feeds(?:/index)?"), self._h_feeds, "/feeds"),
             r("GET", re.compile(r"/tags(?:/index)?"), self._h_tags, "/tags"),
@@ -1018,28 +1039,113 @@ class MispDouble:
         for required in ("type", "value"):
             if not body.get(required):
                 raise BadFilter(f"{required}: a proposal needs an attribute {required}")
+        proposal = self._new_proposal(event, body)
+        return {"ShadowAttribute": _proposal_json(proposal)}
+
+    def _new_proposal(self, event: dict[str, Any], fields: dict[str, Any], old_id: str = "0") -> dict[str, Any]:
         proposal = {
             "id": self.data.next_id("proposal"),
-            "old_id": "0",
+            "old_id": old_id,
             "event_id": event["id"],
-            "type": body["type"],
-            "category": body.get("category") or _default_category(body["type"]),
-            "value": str(body["value"]),
-            "to_ids": bool(body.get("to_ids", True)),
-            "uuid": str(body.get("uuid") or uuidlib.uuid4()),
-            "comment": str(body.get("comment") or ""),
+            "type": fields["type"],
+            "category": fields.get("category") or _default_category(fields["type"]),
+            "value": str(fields["value"]),
+            "to_ids": bool(fields.get("to_ids", True)),
+            "uuid": str(fields.get("uuid") or uuidlib.uuid4()),
+            "comment": str(fields.get("comment") or ""),
             "org_id": LOCAL_ORG["id"],
             "event_uuid": event["uuid"],
             "deleted": False,
-            "proposal_to_delete": False,
-            "disable_correlation": False,
+            "proposal_to_delete": bool(fields.get("proposal_to_delete", False)),
+            "disable_correlation": bool(fields.get("disable_correlation", False)),
             "timestamp": str(self.now),
-            "first_seen": None,
-            "last_seen": None,
+            "first_seen": fields.get("first_seen"),
+            "last_seen": fields.get("last_seen"),
             "Org": dict(LOCAL_ORG),
         }
         self.data.proposals.append(proposal)
-        return {"ShadowAttribute": _proposal_json(proposal)}
+        return proposal
+
+    def _h_proposal_edit(self, ref: str, body: Any, **_: Any) -> Any:
+        """Propose a change to an existing attribute (e.g. to_ids off for noisy intel)."""
+        attr, _obj, event = self._attribute_or_404(ref)
+        body = body if isinstance(body, dict) else {}
+        body = body.get("ShadowAttribute", body.get("Attribute", body))
+        unknown = set(body) - {
+            "type",
+            "category",
+            "value",
+            "to_ids",
+            "comment",
+            "first_seen",
+            "last_seen",
+            "uuid",
+            "id",
+            "event_id",
+            "disable_correlation",
+            "timestamp",
+            "distribution",
+            "object_id",
+            "object_relation",
+            "sharing_group_id",
+            "deleted",
+        }
+        if unknown:
+            raise BadFilter(f"{sorted(unknown)[0]}: not a field an attribute proposal can change")
+        fields = {k: attr[k] for k in ("type", "category", "value", "to_ids", "comment", "first_seen", "last_seen")}
+        fields.update({k: body[k] for k in ("type", "category", "value", "to_ids", "comment") if k in body})
+        fields["uuid"] = attr["uuid"]
+        return {"ShadowAttribute": _proposal_json(self._new_proposal(event, fields, old_id=attr["id"]))}
+
+    def _h_proposal_delete(self, ref: str, **_: Any) -> Any:
+        """Propose the deletion of an existing attribute."""
+        attr, _obj, event = self._attribute_or_404(ref)
+        fields = {k: attr[k] for k in ("type", "category", "value", "to_ids", "comment", "uuid")}
+        fields["proposal_to_delete"] = True
+        self._new_proposal(event, fields, old_id=attr["id"])
+        message = "The proposal to delete the attribute has been saved."
+        return {
+            "saved": True,
+            "success": True,
+            "name": message,
+            "message": message,
+            "url": f"/shadowAttributes/delete/{ref}",
+        }
+
+    def _h_proposal_decide(self, ref: str, action: str, **_: Any) -> Any:
+        """accept: apply the proposal as a MISP edit would (timestamps now, event unpublished); discard: drop it."""
+        proposal = next((p for p in self.data.proposals if p["id"] == ref and not p["deleted"]), None)
+        if proposal is None:
+            raise HttpError(404, "Invalid proposal", "Invalid proposal")
+        if action == "accept":
+            event = self._find_event(proposal["event_id"])
+            if event is None:
+                raise HttpError(404, "Invalid event", "Invalid event")
+            if proposal["old_id"] == "0":
+                self.add_attribute(
+                    event["id"],
+                    proposal["type"],
+                    proposal["value"],
+                    to_ids=proposal["to_ids"],
+                    category=proposal["category"],
+                    comment=proposal["comment"],
+                )
+            elif proposal["proposal_to_delete"]:
+                self.soft_delete_attribute(proposal["old_id"])
+            else:
+                self.edit_attribute(
+                    proposal["old_id"],
+                    **{k: proposal[k] for k in ("type", "category", "value", "to_ids", "comment")},
+                )
+        self.data.proposals.remove(proposal)
+        message = "Proposal accepted." if action == "accept" else "Proposal discarded."
+        return {
+            "saved": True,
+            "success": True,
+            "name": message,
+            "message": message,
+            "url": f"/shadowAttributes/{action}/{ref}",
+        }
 
     def _h_proposal_index(self, ref: str | None = None, **_: Any) -> Any:
         rows = [p for p in self.data.proposals if not p["deleted"]]

@@ -580,3 +580,36 @@ def test_tls_extra_names_and_log_limit(misp_double_factory) -> None:
         assert response.status_code == 200
     assert len(double.requests) == 3
     assert all(r.response is None for r in double.requests)
+
+
+def test_noisy_intel_proposal_accepted_clears_to_ids(misp: PyMISP, misp_double: MispDouble) -> None:
+    misp_double.set_time(1_850_000_000)
+    attr = next(a for a in misp_double.attributes(event=750) if a["to_ids"])
+    change = {"to_ids": False, "comment": "noisy: 12000 hits/day on the site's resolvers"}
+    proposal = misp.update_attribute_proposal(attr["id"], change, pythonify=True)  # type: ignore[arg-type]
+    assert proposal.old_id == attr["id"] and proposal.to_ids is False and proposal.value == attr["value"]
+    assert misp_double.attribute(attr["id"])["to_ids"] is True, "a proposal changes nothing until accepted"
+    viewed = misp.get_event(750)["Event"]["Attribute"]
+    assert [p["id"] for a in viewed if a["id"] == attr["id"] for p in a["ShadowAttribute"]] == [proposal.id]
+    misp_double.advance(60)
+    assert misp.accept_attribute_proposal(proposal.id)["success"] is True
+    changed = misp.search(controller="attributes", timestamp=1_850_000_030)["Attribute"]
+    assert [(a["id"], a["to_ids"]) for a in changed] == [(attr["id"], False)]
+    assert misp_double.event(750)["published"] is False
+    assert misp.attribute_proposals(750) == []
+
+
+def test_deletion_proposal_and_discard(misp: PyMISP, misp_double: MispDouble) -> None:
+    first, second = misp_double.attributes(event=750)[:2]
+    assert misp.delete_attribute_proposal(first["id"])["success"] is True
+    assert misp.delete_attribute_proposal(second["id"])["success"] is True
+    pending = misp.attribute_proposals(750, pythonify=True)
+    assert all(p.proposal_to_delete for p in pending) and len(pending) == 2
+    by_attr = {p.old_id: p.id for p in pending}
+    misp.accept_attribute_proposal(by_attr[first["id"]])
+    misp.discard_attribute_proposal(by_attr[second["id"]])
+    assert misp_double.attribute(first["id"])["deleted"] is True
+    assert misp_double.attribute(second["id"])["deleted"] is False
+    assert misp.attribute_proposals(750) == []
+    assert misp.accept_attribute_proposal(by_attr[first["id"]])["errors"][0] == 404
+    assert misp.update_attribute_proposal(999_999_999, {"to_ids": False})["errors"][0] == 404  # type: ignore[arg-type]

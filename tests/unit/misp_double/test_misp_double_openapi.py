@@ -51,8 +51,12 @@ def test_everything_the_project_calls_matches_the_spec(strict: MispDouble) -> No
     misp.sightings(misp.get_event(750, pythonify=True))
     proposal = MISPAttribute()
     proposal.from_dict(type="domain", value="noisy.example.org")
-    misp.add_attribute_proposal(750, proposal)
+    added = misp.add_attribute_proposal(750, proposal, pythonify=True)
+    edit = misp.update_attribute_proposal(attr["id"], {"to_ids": False}, pythonify=True)  # type: ignore[arg-type]
+    misp.delete_attribute_proposal(attr["id"])
     misp.attribute_proposals()
+    misp.accept_attribute_proposal(edit.id)
+    misp.discard_attribute_proposal(added.id)
     misp.feeds()
     misp.tags()
     misp.servers()
