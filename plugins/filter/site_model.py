@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.socforge.core.plugins.module_utils import site_model
 
 DOCUMENTATION = r"""

@@ -107,7 +107,11 @@ def validate_site(site: dict, required_groups=DEFAULT_REQUIRED_GROUPS) -> Valida
     names = sorted(parsed)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            if parsed[a] in parsed[b] or parsed[b] in parsed[a] or (parsed[a].first <= parsed[b].last and parsed[b].first <= parsed[a].last):
+            if (
+                parsed[a] in parsed[b]
+                or parsed[b] in parsed[a]
+                or (parsed[a].first <= parsed[b].last and parsed[b].first <= parsed[a].last)
+            ):
                 err(f"soc_networks.{a} ({parsed[a]}) overlaps soc_networks.{b} ({parsed[b]})")
     vlan_owner: dict[int, str] = {}
     for name, spec in networks.items():
@@ -125,7 +129,9 @@ def validate_site(site: dict, required_groups=DEFAULT_REQUIRED_GROUPS) -> Valida
     admin, ipmi = networks.get(ADMIN_NETWORK) or {}, networks.get(IPMI_NETWORK) or {}
     if admin and ipmi:
         if admin.get("vlan") is not None and admin.get("vlan") == ipmi.get("vlan"):
-            err(f"soc_networks.ipmi.vlan: the IPMI network must not share VLAN {ipmi.get('vlan')} with the admin network")
+            err(
+                f"soc_networks.ipmi.vlan: the IPMI network must not share VLAN {ipmi.get('vlan')} with the admin network"
+            )
         if ipmi.get("routed", False):
             err("soc_networks.ipmi.routed: the IPMI network must never be routed (set routed: false)")
         if ipmi.get("gateway"):
@@ -150,7 +156,11 @@ def validate_site(site: dict, required_groups=DEFAULT_REQUIRED_GROUPS) -> Valida
                 if name in parsed and gw not in parsed[name]:
                     err(f"{where}.gateway: {gw} is outside soc_networks.{name} ({parsed[name]})")
             except (SiteModelError, AttributeError) as exc:
-                err(str(exc) if isinstance(exc, SiteModelError) else f"{where}: must be a mapping with destination and gateway")
+                err(
+                    str(exc)
+                    if isinstance(exc, SiteModelError)
+                    else f"{where}: must be a mapping with destination and gateway"
+                )
 
     # Links: stage, tap type, capacity, unique names.
     seen_links = set()
@@ -221,7 +231,9 @@ def validate_site(site: dict, required_groups=DEFAULT_REQUIRED_GROUPS) -> Valida
                 err(f"host {host}: soc_hardware.capture_nics is empty; a Zeek worker needs a capture NIC")
             for nidx, nic in enumerate(nics):
                 if not INTERFACE_NAME.match(str(nic.get("name", ""))):
-                    err(f"host {host}: soc_hardware.capture_nics[{nidx}].name '{nic.get('name')}' is not an interface name")
+                    err(
+                        f"host {host}: soc_hardware.capture_nics[{nidx}].name '{nic.get('name')}' is not an interface name"
+                    )
                 if nic.get("link") and nic["link"] not in seen_links:
                     err(f"host {host}: soc_hardware.capture_nics[{nidx}].link '{nic['link']}' is not a declared link")
 
@@ -229,8 +241,14 @@ def validate_site(site: dict, required_groups=DEFAULT_REQUIRED_GROUPS) -> Valida
     for group in required_groups:
         if not groups.get(group):
             err(f"group '{group}': empty; the SOC needs at least one host in it")
-    untapped = sorted(seen_links - {nic.get("link") for spec in hosts.values()
-                                    for nic in ((spec.get("hardware") or {}).get("capture_nics") or [])})
+    untapped = sorted(
+        seen_links
+        - {
+            nic.get("link")
+            for spec in hosts.values()
+            for nic in ((spec.get("hardware") or {}).get("capture_nics") or [])
+        }
+    )
     for name in untapped:
         report.warnings.append(f"link '{name}' is not fed to any Zeek worker capture NIC")
     return report
@@ -249,16 +267,22 @@ def host_vlans(addresses: dict, networks: dict, vlan_networks) -> list[dict]:
         ip = _address(addresses[name], f"soc_host_addresses.{name}")
         if ip not in parsed[name]:
             raise SiteModelError(f"soc_host_addresses.{name}: {ip} is outside {parsed[name]}")
-        out.append({
-            "network": name,
-            "vlan": int(spec["vlan"]),
-            "interface": spec.get("interface") or f"vlan{int(spec['vlan'])}",
-            "address": str(ip),
-            "prefixlen": parsed[name].prefixlen,
-            "routes": [{"destination": str(_network(r["destination"], f"soc_networks.{name}.routes")),
-                        "gateway": str(_address(r["gateway"], f"soc_networks.{name}.routes"))}
-                       for r in spec.get("routes") or []],
-        })
+        out.append(
+            {
+                "network": name,
+                "vlan": int(spec["vlan"]),
+                "interface": spec.get("interface") or f"vlan{int(spec['vlan'])}",
+                "address": str(ip),
+                "prefixlen": parsed[name].prefixlen,
+                "routes": [
+                    {
+                        "destination": str(_network(r["destination"], f"soc_networks.{name}.routes")),
+                        "gateway": str(_address(r["gateway"], f"soc_networks.{name}.routes")),
+                    }
+                    for r in spec.get("routes") or []
+                ],
+            }
+        )
     return out
 
 
@@ -282,7 +306,9 @@ def firewall_rules(services, networks: dict) -> list[dict]:
     """Inbound service rules ({name, port, proto, from}) resolved to CIDRs, sorted for stable output."""
     rules = []
     for idx, svc in enumerate(services or []):
-        where = f"common_firewall_services[{idx}]" + (f" ({svc.get('name')})" if isinstance(svc, dict) and svc.get("name") else "")
+        where = f"common_firewall_services[{idx}]" + (
+            f" ({svc.get('name')})" if isinstance(svc, dict) and svc.get("name") else ""
+        )
         if not isinstance(svc, dict) or not svc.get("name"):
             raise SiteModelError(f"{where}: needs name, port, proto and from")
         port = svc.get("port")
@@ -316,6 +342,7 @@ def isolation_pairs(networks: dict, isolated: str, others) -> list[dict]:
 # ---------------------------------------------------------------------------------------------
 # The plan: a Markdown report and a Graphviz topology.
 
+
 def _dot_id(text: str) -> str:
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -326,7 +353,8 @@ def topology_dot(site: dict) -> str:
     lines = [
         f"digraph {_dot_id(site.get('name', 'soc'))} {{",
         "  graph [rankdir=LR, fontname=Helvetica, labelloc=t, label="
-        + _dot_id(f"SOC topology: {site.get('name', 'site')}") + "];",
+        + _dot_id(f"SOC topology: {site.get('name', 'site')}")
+        + "];",
         "  node [shape=box, style=rounded, fontname=Helvetica, fontsize=10];",
         "  edge [fontname=Helvetica, fontsize=9];",
     ]
@@ -335,12 +363,22 @@ def topology_dot(site: dict) -> str:
     for link in sorted(site.get("links") or [], key=lambda x: (x.get("stage", 99), x.get("name", ""))):
         lid = f"link:{link['name']}"
         style = "solid" if link.get("active", True) else "dashed"
-        lines.append(f"  {_dot_id(lid)} [label={_dot_id(link['name'] + chr(10) + str(link.get('capacity_gbps')) + ' Gb/s, stage ' + str(link.get('stage')))}, shape=cds, style={style}];")
-        lines.append(f"  {_dot_id(lid)} -> {_dot_id(agg)} [label={_dot_id(link.get('tap', '?') + ' tap')}, style={style}];")
+        lines.append(
+            f"  {_dot_id(lid)} [label={_dot_id(link['name'] + chr(10) + str(link.get('capacity_gbps')) + ' Gb/s, stage ' + str(link.get('stage')))}, shape=cds, style={style}];"
+        )
+        lines.append(
+            f"  {_dot_id(lid)} -> {_dot_id(agg)} [label={_dot_id(link.get('tap', '?') + ' tap')}, style={style}];"
+        )
     tiers = [
-        ("tap_aggregators", "box3d"), ("zeek_workers", "component"), ("zeek_managers", "box"),
-        ("zeek_proxies", "box"), ("zeek_loggers", "box"), ("kafka_brokers", "cylinder"),
-        ("log_shippers", "box"), ("opensearch_nodes", "cylinder"), ("misp_hubs", "folder"),
+        ("tap_aggregators", "box3d"),
+        ("zeek_workers", "component"),
+        ("zeek_managers", "box"),
+        ("zeek_proxies", "box"),
+        ("zeek_loggers", "box"),
+        ("kafka_brokers", "cylinder"),
+        ("log_shippers", "box"),
+        ("opensearch_nodes", "cylinder"),
+        ("misp_hubs", "folder"),
         ("misp_spokes", "folder"),
     ]
     placed: set[str] = set()
@@ -350,16 +388,22 @@ def topology_dot(site: dict) -> str:
             lines.append(f"  subgraph {_dot_id('cluster_' + group)} {{ label={_dot_id(group)}; style=dashed;")
             for host in members:
                 roles = [g for g, _ in tiers if host in (groups.get(g) or [])]
-                label = host + ("\n(" + ", ".join(r.replace("zeek_", "") for r in roles) + ")" if len(roles) > 1 else "")
+                label = host + (
+                    "\n(" + ", ".join(r.replace("zeek_", "") for r in roles) + ")" if len(roles) > 1 else ""
+                )
                 lines.append(f"    {_dot_id(host)} [shape={shape}, label={_dot_id(label)}];")
                 placed.add(host)
             lines.append("  }")
     nets = site.get("networks") or {}
     if nets:
-        rows = "\n".join(f"{n}: {spec.get('cidr') or '-'}" + (f" VLAN {spec['vlan']}" if spec.get("vlan") else "")
-                          + (" (never routed)" if spec.get("routed") is False else "")
-                          for n, spec in sorted(nets.items()) if isinstance(spec, dict))
-        lines.append(f"  \"networks\" [shape=note, label={_dot_id('networks' + chr(10) + rows)}];")
+        rows = "\n".join(
+            f"{n}: {spec.get('cidr') or '-'}"
+            + (f" VLAN {spec['vlan']}" if spec.get("vlan") else "")
+            + (" (never routed)" if spec.get("routed") is False else "")
+            for n, spec in sorted(nets.items())
+            if isinstance(spec, dict)
+        )
+        lines.append(f'  "networks" [shape=note, label={_dot_id("networks" + chr(10) + rows)}];')
 
     def edges(src_group, dst_group, label):
         for s in groups.get(src_group) or []:
@@ -382,36 +426,53 @@ def topology_dot(site: dict) -> str:
 def plan_report(site: dict, report: ValidationReport) -> str:
     """The Markdown site plan: links by stage, networks, hosts and the roles they get."""
     out = [f"# SOC plan: {site.get('name', 'site')}", ""]
-    out.append(f"Validation: **{'passed' if report.ok else 'FAILED'}** "
-               f"({len(report.errors)} errors, {len(report.warnings)} warnings)")
+    out.append(
+        f"Validation: **{'passed' if report.ok else 'FAILED'}** "
+        f"({len(report.errors)} errors, {len(report.warnings)} warnings)"
+    )
     out.append("")
     for e in report.errors:
         out.append(f"- ERROR: {e}")
     for w in report.warnings:
         out.append(f"- warning: {w}")
-    out += ["", "## Border links and deployment stages", "",
-            "| stage | link | capacity (Gb/s) | peak use | tap | active | description |",
-            "|---:|---|---:|---:|---|---|---|"]
+    out += [
+        "",
+        "## Border links and deployment stages",
+        "",
+        "| stage | link | capacity (Gb/s) | peak use | tap | active | description |",
+        "|---:|---|---:|---:|---|---|---|",
+    ]
     for link in sorted(site.get("links") or [], key=lambda x: (x.get("stage", 99), x.get("name", ""))):
-        out.append(f"| {link.get('stage')} | {link.get('name')} | {link.get('capacity_gbps')} | "
-                   f"{link.get('peak_utilisation', 1.0):.0%} | {link.get('tap')} | "
-                   f"{'yes' if link.get('active', True) else 'standby'} | {link.get('description', '')} |")
+        out.append(
+            f"| {link.get('stage')} | {link.get('name')} | {link.get('capacity_gbps')} | "
+            f"{link.get('peak_utilisation', 1.0):.0%} | {link.get('tap')} | "
+            f"{'yes' if link.get('active', True) else 'standby'} | {link.get('description', '')} |"
+        )
     out += ["", "## Networks", "", "| network | subnet | VLAN | routed | description |", "|---|---|---:|---|---|"]
     for name, spec in sorted((site.get("networks") or {}).items()):
-        out.append(f"| {name} | {spec.get('cidr') or '-'} | {spec.get('vlan', '-')} | "
-                   f"{'yes' if spec.get('routed', name != IPMI_NETWORK) else 'never'} | {spec.get('description', '')} |")
+        out.append(
+            f"| {name} | {spec.get('cidr') or '-'} | {spec.get('vlan', '-')} | "
+            f"{'yes' if spec.get('routed', name != IPMI_NETWORK) else 'never'} | {spec.get('description', '')} |"
+        )
     out += ["", "## Hosts", "", "| host | groups | addresses | hardware |", "|---|---|---|---|"]
     for host, spec in sorted((site.get("hosts") or {}).items()):
         addrs = ", ".join(f"{k}={v}" for k, v in sorted((spec.get("addresses") or {}).items()))
         if spec.get("bmc_address"):
             addrs += f", BMC={spec['bmc_address']}"
         hw = spec.get("hardware") or {}
-        hw_text = (f"{hw.get('cores')} cores x{hw.get('threads_per_core', 1)}, {hw.get('memory_gb')} GB, "
-                   f"{len(hw.get('numa_nodes') or [])} NUMA, NICs: "
-                   + ", ".join(f"{n.get('name')} {n.get('speed_gbps')}G" for n in hw.get("capture_nics") or [])
-                   ) if hw else "-"
-        out.append(f"| {host} | {', '.join(sorted(g for g in spec.get('groups') or [] if g not in ('all', 'ungrouped')))} | "
-                   f"{addrs or '-'} | {hw_text} |")
+        hw_text = (
+            (
+                f"{hw.get('cores')} cores x{hw.get('threads_per_core', 1)}, {hw.get('memory_gb')} GB, "
+                f"{len(hw.get('numa_nodes') or [])} NUMA, NICs: "
+                + ", ".join(f"{n.get('name')} {n.get('speed_gbps')}G" for n in hw.get("capture_nics") or [])
+            )
+            if hw
+            else "-"
+        )
+        out.append(
+            f"| {host} | {', '.join(sorted(g for g in spec.get('groups') or [] if g not in ('all', 'ungrouped')))} | "
+            f"{addrs or '-'} | {hw_text} |"
+        )
     out += ["", "## Roles by group", ""]
     for group, members in sorted((site.get("groups") or {}).items()):
         if group in ("all", "ungrouped"):
@@ -424,4 +485,3 @@ def plan_report(site: dict, report: ValidationReport) -> str:
 def svg_is_well_formed(svg: str) -> bool:
     """A cheap check that Graphviz produced an SVG document (used by the module before it writes)."""
     return "<svg" in svg and svg.rstrip().endswith("</svg>")
-

@@ -73,7 +73,6 @@ files:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.socforge.core.plugins.module_utils import site_model
 from ansible_collections.socforge.core.plugins.module_utils.atomic_file import read_or_none, write_atomic
 
@@ -116,9 +115,7 @@ def main():
         result.update(changed=bool(written), files=written)
 
     if report.errors:
-        module.fail_json(
-            msg="The site inventory is not valid:\n- " + "\n- ".join(report.errors), **result
-        )
+        module.fail_json(msg="The site inventory is not valid:\n- " + "\n- ".join(report.errors), **result)
     module.exit_json(**result)
 
 

@@ -42,7 +42,9 @@ def test_ruleset_is_default_deny(host):
 
 
 def _kernel_has_8021q(host):
-    probe = host.run("ip link add socf-probe0 type dummy && ip link add link socf-probe0 name socf-probe0.9 type vlan id 9")
+    probe = host.run(
+        "ip link add socf-probe0 type dummy && ip link add link socf-probe0 name socf-probe0.9 type vlan id 9"
+    )
     host.run("ip link del socf-probe0")
     return probe.rc == 0
 
@@ -75,8 +77,12 @@ def test_ipmi_vlan_interface_up(host):
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("passwordauthentication", "no"), ("permitrootlogin", "without-password"), ("maxauthtries", "3"),
-     ("x11forwarding", "no")],
+    [
+        ("passwordauthentication", "no"),
+        ("permitrootlogin", "without-password"),
+        ("maxauthtries", "3"),
+        ("x11forwarding", "no"),
+    ],
 )
 def test_sshd_effective_settings(host, key, value):
     effective = host.check_output("sshd -T")

@@ -8,7 +8,6 @@ import pytest
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.vars.manager import VariableManager
-
 from ansible_collections.socforge.core.plugins.module_utils import site_model
 
 REPO = Path(__file__).resolve().parents[3]
@@ -26,13 +25,20 @@ def load_site(inventory_dir):
         hv = vm.get_vars(host=host)
         first = first or hv
         hosts[host.name] = {
-            "groups": sorted(g for g, members in groups.items() if host.name in members and g not in ("all", "ungrouped")),
+            "groups": sorted(
+                g for g, members in groups.items() if host.name in members and g not in ("all", "ungrouped")
+            ),
             "addresses": dict(hv.get("soc_host_addresses") or {}),
             "bmc_address": hv.get("soc_bmc_address"),
             "hardware": dict(hv.get("soc_hardware") or {}),
         }
-    return {"name": first["soc_site_name"], "networks": first["soc_networks"], "links": first["soc_links"],
-            "hosts": hosts, "groups": groups}
+    return {
+        "name": first["soc_site_name"],
+        "networks": first["soc_networks"],
+        "links": first["soc_links"],
+        "hosts": hosts,
+        "groups": groups,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -59,31 +65,99 @@ def test_example_and_lab_inventories_are_valid(example_site):
 @pytest.mark.parametrize(
     ("break_it", "expected"),
     [
-        (lambda s: s["networks"]["data"].update(cidr="10.20.110.128/25"),
-         "soc_networks.admin (10.20.110.0/24) overlaps soc_networks.data (10.20.110.128/25)"),
-        (lambda s: s["networks"]["data"].update(cidr="10.20.130.0/33"), "soc_networks.data.cidr: '10.20.130.0/33' is not a valid subnet"),
-        (lambda s: s["networks"]["data"].update(cidr="10.20.130.7/24"), "has host bits set; the subnet is 10.20.130.0/24"),
-        (lambda s: s["networks"]["data"].update(vlan=110), "soc_networks.data.vlan: VLAN 110 is already used by soc_networks.admin"),
+        (
+            lambda s: s["networks"]["data"].update(cidr="10.20.110.128/25"),
+            "soc_networks.admin (10.20.110.0/24) overlaps soc_networks.data (10.20.110.128/25)",
+        ),
+        (
+            lambda s: s["networks"]["data"].update(cidr="10.20.130.0/33"),
+            "soc_networks.data.cidr: '10.20.130.0/33' is not a valid subnet",
+        ),
+        (
+            lambda s: s["networks"]["data"].update(cidr="10.20.130.7/24"),
+            "has host bits set; the subnet is 10.20.130.0/24",
+        ),
+        (
+            lambda s: s["networks"]["data"].update(vlan=110),
+            "soc_networks.data.vlan: VLAN 110 is already used by soc_networks.admin",
+        ),
         (lambda s: s["networks"]["data"].update(vlan=5000), "soc_networks.data.vlan: '5000' is not a VLAN id (1-4094)"),
-        (lambda s: s["networks"]["ipmi"].update(routed=True), "soc_networks.ipmi.routed: the IPMI network must never be routed"),
-        (lambda s: s["networks"]["ipmi"].update(gateway="10.20.120.1"), "soc_networks.ipmi.gateway: the IPMI network must have no gateway"),
-        (lambda s: s["networks"].pop("ipmi"), "soc_networks.ipmi: missing; the SOC needs separate admin and IPMI networks"),
-        (lambda s: s["networks"]["admin"].update(gateway="10.20.111.1"), "soc_networks.admin.gateway: 10.20.111.1 is outside 10.20.110.0/24"),
-        (lambda s: s["links"][0].pop("stage"), "soc_links[0] (lhcopn).stage: every link must be assigned a deployment stage"),
-        (lambda s: s["links"][1].update(stage=0), "soc_links[1] (janet-1).stage: every link must be assigned a deployment stage"),
-        (lambda s: s["links"][2].update(tap="span"), "soc_links[2] (janet-2).tap: 'span' is not a tap type (optical or mirror)"),
-        (lambda s: s["links"][0].update(capacity_gbps=0), "soc_links[0] (lhcopn).capacity_gbps: '0' is not a positive number"),
-        (lambda s: s["links"].append(dict(s["links"][0])), "soc_links[5] (lhcopn).name: link 'lhcopn' is declared twice"),
-        (lambda s: s["hosts"]["kafka01"]["addresses"].update(data="10.20.140.9"), "host kafka01: soc_host_addresses.data: 10.20.140.9 is outside 10.20.130.0/23"),
-        (lambda s: s["hosts"]["kafka01"]["addresses"].update(data="10.20.130.38"), "host kafka02: soc_host_addresses.data: 10.20.130.38 is already assigned to kafka01 (data)"),
-        (lambda s: s["hosts"]["kafka01"]["addresses"].update(admin="10.20.110.0"), "host kafka01: soc_host_addresses.admin: 10.20.110.0 is the network or broadcast address"),
-        (lambda s: s["hosts"]["kafka01"]["addresses"].update(storage="10.1.1.1"), "host kafka01: soc_host_addresses.storage: no network 'storage' in soc_networks"),
-        (lambda s: s["hosts"]["kafka01"]["addresses"].update(admin="10.20.110.x"), "host kafka01: soc_host_addresses.admin: '10.20.110.x' is not a valid IP address"),
-        (lambda s: s["hosts"]["kafka01"].update(bmc_address="10.20.110.200"), "host kafka01: soc_bmc_address: 10.20.110.200 is outside the IPMI network 10.20.120.0/24"),
-        (lambda s: s["hosts"]["zeek-w01"]["hardware"].pop("numa_nodes"), "host zeek-w01: soc_hardware is missing numa_nodes"),
-        (lambda s: s["hosts"]["zeek-w01"]["hardware"].update(capture_nics=[]), "host zeek-w01: soc_hardware.capture_nics is empty"),
-        (lambda s: s["hosts"]["zeek-w01"]["hardware"]["capture_nics"][0].update(link="geant"), "capture_nics[0].link 'geant' is not a declared link"),
-        (lambda s: s["groups"].update(kafka_brokers=[]), "group 'kafka_brokers': empty; the SOC needs at least one host in it"),
+        (
+            lambda s: s["networks"]["ipmi"].update(routed=True),
+            "soc_networks.ipmi.routed: the IPMI network must never be routed",
+        ),
+        (
+            lambda s: s["networks"]["ipmi"].update(gateway="10.20.120.1"),
+            "soc_networks.ipmi.gateway: the IPMI network must have no gateway",
+        ),
+        (
+            lambda s: s["networks"].pop("ipmi"),
+            "soc_networks.ipmi: missing; the SOC needs separate admin and IPMI networks",
+        ),
+        (
+            lambda s: s["networks"]["admin"].update(gateway="10.20.111.1"),
+            "soc_networks.admin.gateway: 10.20.111.1 is outside 10.20.110.0/24",
+        ),
+        (
+            lambda s: s["links"][0].pop("stage"),
+            "soc_links[0] (lhcopn).stage: every link must be assigned a deployment stage",
+        ),
+        (
+            lambda s: s["links"][1].update(stage=0),
+            "soc_links[1] (janet-1).stage: every link must be assigned a deployment stage",
+        ),
+        (
+            lambda s: s["links"][2].update(tap="span"),
+            "soc_links[2] (janet-2).tap: 'span' is not a tap type (optical or mirror)",
+        ),
+        (
+            lambda s: s["links"][0].update(capacity_gbps=0),
+            "soc_links[0] (lhcopn).capacity_gbps: '0' is not a positive number",
+        ),
+        (
+            lambda s: s["links"].append(dict(s["links"][0])),
+            "soc_links[5] (lhcopn).name: link 'lhcopn' is declared twice",
+        ),
+        (
+            lambda s: s["hosts"]["kafka01"]["addresses"].update(data="10.20.140.9"),
+            "host kafka01: soc_host_addresses.data: 10.20.140.9 is outside 10.20.130.0/23",
+        ),
+        (
+            lambda s: s["hosts"]["kafka01"]["addresses"].update(data="10.20.130.38"),
+            "host kafka02: soc_host_addresses.data: 10.20.130.38 is already assigned to kafka01 (data)",
+        ),
+        (
+            lambda s: s["hosts"]["kafka01"]["addresses"].update(admin="10.20.110.0"),
+            "host kafka01: soc_host_addresses.admin: 10.20.110.0 is the network or broadcast address",
+        ),
+        (
+            lambda s: s["hosts"]["kafka01"]["addresses"].update(storage="10.1.1.1"),
+            "host kafka01: soc_host_addresses.storage: no network 'storage' in soc_networks",
+        ),
+        (
+            lambda s: s["hosts"]["kafka01"]["addresses"].update(admin="10.20.110.x"),
+            "host kafka01: soc_host_addresses.admin: '10.20.110.x' is not a valid IP address",
+        ),
+        (
+            lambda s: s["hosts"]["kafka01"].update(bmc_address="10.20.110.200"),
+            "host kafka01: soc_bmc_address: 10.20.110.200 is outside the IPMI network 10.20.120.0/24",
+        ),
+        (
+            lambda s: s["hosts"]["zeek-w01"]["hardware"].pop("numa_nodes"),
+            "host zeek-w01: soc_hardware is missing numa_nodes",
+        ),
+        (
+            lambda s: s["hosts"]["zeek-w01"]["hardware"].update(capture_nics=[]),
+            "host zeek-w01: soc_hardware.capture_nics is empty",
+        ),
+        (
+            lambda s: s["hosts"]["zeek-w01"]["hardware"]["capture_nics"][0].update(link="geant"),
+            "capture_nics[0].link 'geant' is not a declared link",
+        ),
+        (
+            lambda s: s["groups"].update(kafka_brokers=[]),
+            "group 'kafka_brokers': empty; the SOC needs at least one host in it",
+        ),
         (lambda s: s.update(links=[]), "soc_links: no border links are declared"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
@@ -103,7 +177,8 @@ def test_all_problems_are_reported_together(site):
 def test_untapped_link_is_a_warning(site):
     for host in ("zeek-w05", "zeek-w06"):
         site["hosts"][host]["hardware"]["capture_nics"] = [
-            {"name": "ens1f0", "speed_gbps": 100, "numa_node": 0, "link": "janet-1"}]
+            {"name": "ens1f0", "speed_gbps": 100, "numa_node": 0, "link": "janet-1"}
+        ]
     report = site_model.validate_site(site)
     assert report.ok
     assert "link 'janet-3' is not fed to any Zeek worker capture NIC" in report.warnings
@@ -111,14 +186,22 @@ def test_untapped_link_is_a_warning(site):
 
 def test_host_vlans_and_firewall_rules(site):
     nets = site["networks"]
-    vlans = site_model.host_vlans({"admin": "10.20.110.5", "ipmi": "10.20.120.5", "data": "10.20.130.5"}, nets, ["admin", "ipmi"])
+    vlans = site_model.host_vlans(
+        {"admin": "10.20.110.5", "ipmi": "10.20.120.5", "data": "10.20.130.5"}, nets, ["admin", "ipmi"]
+    )
     assert [(v["interface"], v["vlan"], v["address"], v["prefixlen"]) for v in vlans] == [
-        ("vlan110", 110, "10.20.110.5", 24), ("vlan120", 120, "10.20.120.5", 24)]
+        ("vlan110", 110, "10.20.110.5", 24),
+        ("vlan120", 120, "10.20.120.5", 24),
+    ]
     assert vlans[0]["routes"] == [{"destination": "10.30.0.0/16", "gateway": "10.20.110.1"}]
-    with pytest.raises(site_model.SiteModelError, match=r"soc_host_addresses.ipmi: 10.20.121.5 is outside 10.20.120.0/24"):
+    with pytest.raises(
+        site_model.SiteModelError, match=r"soc_host_addresses.ipmi: 10.20.121.5 is outside 10.20.120.0/24"
+    ):
         site_model.host_vlans({"ipmi": "10.20.121.5"}, nets, ["ipmi"])
     rules = site_model.firewall_rules([{"name": "os", "port": 9200, "from": ["data", "admin", "192.0.2.7"]}], nets)
-    assert rules == [{"name": "os", "port": 9200, "proto": "tcp", "sources": ["10.20.110.0/24", "10.20.130.0/23", "192.0.2.7/32"]}]
+    assert rules == [
+        {"name": "os", "port": 9200, "proto": "tcp", "sources": ["10.20.110.0/24", "10.20.130.0/23", "192.0.2.7/32"]}
+    ]
     with pytest.raises(site_model.SiteModelError, match=r"common_firewall_services\[0\] \(x\).from: 'nope' is neither"):
         site_model.firewall_rules([{"name": "x", "port": 1, "from": ["nope"]}], nets)
     with pytest.raises(site_model.SiteModelError, match=r"port: '70000' is not a port number"):
@@ -133,8 +216,18 @@ def test_host_vlans_and_firewall_rules(site):
 
 def _plan(inventory, plan_dir):
     return subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(REPO / "playbooks" / "plan.yml"), "-e", f"soc_plan_dir={plan_dir}"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            "ansible-playbook",
+            "-i",
+            str(inventory),
+            str(REPO / "playbooks" / "plan.yml"),
+            "-e",
+            f"soc_plan_dir={plan_dir}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
