@@ -10,6 +10,7 @@ import copy
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 import uuid as uuidlib
@@ -153,6 +154,7 @@ class MispDouble:
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
         self._clock: float | None = now
         self._host = host
         self._port = port
@@ -218,6 +220,15 @@ class MispDouble:
         if server is not None:
             server.shutdown()
             server.server_close()
+        # keep-alive connections would otherwise go on being served by their handler threads
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -1270,6 +1281,19 @@ def _make_handler(double: MispDouble) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "MISP-test-double"
         sys_version = ""
+
+        def setup(self) -> None:
+            super().setup()
+            with double._lock:
+                double._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with double._lock:
+                double._connections.discard(self.connection)
+            try:
+                super().finish()
+            except OSError:
+                pass  # the double closed the connection in stop()
 
         def log_message(self, format: str, *args: Any) -> None:
             return  # quiet: the request log is in MispDouble.requests

@@ -443,7 +443,10 @@ def test_garbage_and_truncated_bodies(misp: PyMISP, misp_double: MispDouble) -> 
 
 def test_stop_refuses_then_start_serves_again(misp: PyMISP, misp_double: MispDouble) -> None:
     url = misp_double.url
+    assert misp.search(controller="attributes", eventid=750)["Attribute"]  # a pooled keep-alive connection
     misp_double.stop()
+    with pytest.raises(requests.exceptions.ConnectionError):  # its pooled connection is closed too
+        misp.search(controller="attributes", eventid=750)
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(url + "/servers/getVersion", timeout=2)
     misp_double.start()
