@@ -71,13 +71,17 @@ def test_fresh_data_per_double(misp_double_factory) -> None:
     assert len(second.attributes(event=750)) == len(first.attributes(event=750)) + 1
 
 
-def test_fresh_copy_is_fast(misp_double_factory) -> None:
-    misp_double_factory()  # the session-wide parse happens at most here
-    started = time.perf_counter()
-    double = misp_double_factory()
-    elapsed = time.perf_counter() - started
-    assert double.running
-    assert elapsed < 1.0, f"a fresh double with all data took {elapsed:.2f}s"
+def test_json_is_parsed_once_per_process(misp_double_factory, monkeypatch) -> None:
+    from tests.misp_double import data
+
+    misp_double_factory()  # the process-wide parse happens at most here
+    reads: list[str] = []
+    real = data._read_json
+    monkeypatch.setattr(data, "_read_json", lambda path: reads.append(str(path)) or real(path))
+    first, second = misp_double_factory(), misp_double_factory()
+    assert reads == [], "a new double copies the parsed data instead of reading the files again"
+    assert first.data is not second.data
+    assert first.data.events[750] is not second.data.events[750]
 
 
 def test_pymisp_connects_and_sees_version(misp: PyMISP, misp_double: MispDouble) -> None:
@@ -424,7 +428,7 @@ def test_hang_times_out_client(misp: PyMISP, misp_double: MispDouble) -> None:
             headers={"Authorization": misp_double.key},
             timeout=0.5,
         )
-    assert time.perf_counter() - started < 3
+    assert time.perf_counter() - started < 5  # the 0.5 s client timeout, with room for a loaded machine
     misp_double.hang(0.3, count=1)
     started = time.perf_counter()
     assert misp.search(controller="attributes", eventid=750)["Attribute"]
