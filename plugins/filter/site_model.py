@@ -57,4 +57,5 @@ class FilterModule:
             "soc_isolation_pairs": _wrap(site_model.isolation_pairs),
             "soc_site_hosts": soc_site_hosts,
             "soc_lab_network_arg": soc_lab_network_arg,
+            "soc_hosts_in_stage": _wrap(site_model.hosts_in_stage),
         }

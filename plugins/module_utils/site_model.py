@@ -485,3 +485,25 @@ def plan_report(site: dict, report: ValidationReport) -> str:
 def svg_is_well_formed(svg: str) -> bool:
     """A cheap check that Graphviz produced an SVG document (used by the module before it writes)."""
     return "<svg" in svg and svg.rstrip().endswith("</svg>")
+
+
+def hosts_in_stage(hosts: dict, links: list, stage: int | None) -> list[str]:
+    """Hosts a staged rollout touches: every host that captures no link, and every host capturing at
+    least one link whose stage is <= `stage` (None: every stage). LHCOPN (stage 1) comes up first."""
+    if stage is None:
+        return sorted(hosts)
+    stages = {link["name"]: link.get("stage") for link in links or [] if isinstance(link, dict) and "name" in link}
+    selected = []
+    for host, spec in sorted(hosts.items()):
+        nic_links = [
+            nic.get("link") for nic in ((spec.get("hardware") or {}).get("capture_nics") or []) if nic.get("link")
+        ]
+        if not nic_links:
+            selected.append(host)
+            continue
+        for name in nic_links:
+            if name not in stages:
+                raise SiteModelError(f"host {host}: capture NIC on undeclared link '{name}'")
+        if any(int(stages[name]) <= int(stage) for name in nic_links):
+            selected.append(host)
+    return selected

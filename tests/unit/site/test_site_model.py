@@ -1,6 +1,7 @@
 """Validation rules of the site model, each broken on purpose in a copy of the example site."""
 
 import copy
+import re
 import subprocess
 from pathlib import Path
 
@@ -258,3 +259,34 @@ def test_plan_playbook_fails_on_broken_inventory(tmp_path):
     assert run.returncode != 0
     assert "host kafka02: soc_host_addresses.admin: 10.20.111.38 is outside 10.20.110.0/24" in run.stdout
     assert not (tmp_path / "plan" / "report.md").exists() or "FAILED" in (tmp_path / "plan" / "report.md").read_text()
+
+
+def test_staged_rollout_brings_lhcopn_up_first(site):
+    stage1 = site_model.hosts_in_stage(site["hosts"], site["links"], 1)
+    workers = [h for h in stage1 if h.startswith("zeek-w")]
+    assert workers == ["zeek-w01", "zeek-w02"]  # the LHCOPN capture hosts only
+    assert "kafka01" in stage1 and "zeek-mgr01" in stage1  # hosts without capture NICs always
+    stage2 = site_model.hosts_in_stage(site["hosts"], site["links"], 2)
+    assert [h for h in stage2 if h.startswith("zeek-w")] == ["zeek-w01", "zeek-w02", "zeek-w03", "zeek-w04"]
+    assert site_model.hosts_in_stage(site["hosts"], site["links"], None) == sorted(site["hosts"])
+    site["hosts"]["zeek-w01"]["hardware"]["capture_nics"][0]["link"] = "geant"
+    with pytest.raises(site_model.SiteModelError, match="host zeek-w01: capture NIC on undeclared link 'geant'"):
+        site_model.hosts_in_stage(site["hosts"], site["links"], 1)
+
+
+def test_validate_playbook_selects_the_stage_hosts(tmp_path):
+    probe = tmp_path / "probe.yml"
+    probe.write_text(
+        f"- import_playbook: {REPO}/playbooks/validate.yml\n"
+        "- hosts: soc_in_stage:&zeek_workers\n  gather_facts: false\n  tasks:\n"
+        "    - debug: {msg: 'IN-STAGE {{ inventory_hostname }}'}\n      delegate_to: localhost\n"
+    )
+    run = subprocess.run(
+        ["ansible-playbook", "-i", str(REPO / "inventories" / "example-site"), str(probe), "-e", "soc_stage=1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(set(re.findall(r"IN-STAGE (\S+?)['\"]?$", run.stdout, re.M))) == ["zeek-w01", "zeek-w02"]
