@@ -351,16 +351,23 @@ class MispDouble:
             return stored
 
     def replace_event(self, event: dict[str, Any], *, bump: bool = True) -> dict[str, Any]:
-        """Replace the event with the same uuid by ``event`` (keeping its id), as a sync/edit would.
-        With ``bump`` the event and every attribute whose content changed get timestamp=now."""
+        """Replace the event with the same uuid by ``event`` (keeping its id and its attributes' ids), as a
+        sync would.  With ``bump`` the event and every attribute whose content changed get timestamp=now.
+        Attributes missing from ``event`` are gone (a hard delete); use soft_delete_attribute() for
+        MISP's soft delete.  Bad input raises ValueError and leaves the stored event untouched."""
         raw = event.get("Event", event)
         with self._lock:
             old = self._find_event(str(raw.get("uuid")))
             if old is None:
                 raise KeyError(f"MISP double: no event with uuid {raw.get('uuid')!r} to replace")
             old_attrs = {a["uuid"]: a for a, _ in iter_attributes(old)}
+            _check_event(raw)  # before anything is removed: bad input leaves the stored event as it was
             del self.data.events[int(old["id"])]
-            stored = self._store_event(raw, event_id=old["id"], attr_ids={u: a["id"] for u, a in old_attrs.items()})
+            try:
+                stored = self._store_event(raw, event_id=old["id"], attr_ids={u: a["id"] for u, a in old_attrs.items()})
+            except Exception:
+                self.data.events[int(old["id"])] = old
+                raise
             if bump:
                 stamp = str(self.now)
                 stored["timestamp"] = stamp
@@ -517,6 +524,7 @@ class MispDouble:
     def _store_event(
         self, raw: dict[str, Any], event_id: str | None = None, attr_ids: dict[str, str] | None = None
     ) -> dict[str, Any]:
+        _check_event(raw)
         raw = copy.deepcopy(raw)
         stamp = str(self.now)
         raw.setdefault("timestamp", stamp)
@@ -1355,6 +1363,24 @@ def _make_handler(double: MispDouble) -> type[BaseHTTPRequestHandler]:
         do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _serve
 
     return Handler
+
+
+def _check_event(raw: Any) -> None:
+    """Refuse event JSON the double could not serve, naming the offending part."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("info"), str):
+        raise ValueError("MISP double: an event needs a JSON object with an 'info' string")
+    attrs = list(enumerate(raw.get("Attribute") or []))
+    for o_index, obj in enumerate(raw.get("Object") or []):
+        if not isinstance(obj, dict):
+            raise ValueError(f"MISP double: event {raw['info']!r}: Object[{o_index}] is not an object")
+        attrs += [(f"Object[{o_index}].Attribute[{i}]", a) for i, a in enumerate(obj.get("Attribute") or [])]
+    for where, attr in attrs:
+        label = where if isinstance(where, str) else f"Attribute[{where}]"
+        if not isinstance(attr, dict):
+            raise ValueError(f"MISP double: event {raw['info']!r}: {label} is not an object")
+        for key in ("type", "value"):
+            if not isinstance(attr.get(key), str) or not attr[key]:
+                raise ValueError(f"MISP double: event {raw['info']!r}: {label} needs a non-empty '{key}' string")
 
 
 def _normalise_path(path: str) -> str:

@@ -14,7 +14,7 @@ import requests
 from pymisp import MISPAttribute, MISPSighting, PyMISP
 from pymisp.exceptions import MISPServerError, PyMISPError
 
-from tests.misp_double import SHARED_DATA, MispDouble, load_event_file
+from tests.misp_double import SHARED_DATA, MispDouble, fresh_dataset, load_event_file
 from tests.misp_double.data import PYMISP_EVENT_FILES
 
 INFOBLOX = SHARED_DATA / "misp-feed-infoblox"
@@ -620,3 +620,22 @@ def test_deletion_proposal_and_discard(misp: PyMISP, misp_double: MispDouble) ->
     assert misp.attribute_proposals(750) == []
     assert misp.accept_attribute_proposal(by_attr[first["id"]])["errors"][0] == 404
     assert misp.update_attribute_proposal(999_999_999, {"to_ids": False})["errors"][0] == 404  # type: ignore[arg-type]
+
+
+def test_bad_event_input_is_refused_and_nothing_is_lost(misp_double: MispDouble) -> None:
+    before = len(misp_double.attributes(event=750))
+    uuid = misp_double.event(750)["uuid"]
+    with pytest.raises(ValueError, match=r"Attribute\[1\] needs a non-empty 'value'"):
+        misp_double.replace_event(
+            {
+                "uuid": uuid,
+                "info": "x",
+                "Attribute": [{"type": "domain", "value": "a.example"}, {"type": "domain", "value": ""}],
+            }
+        )
+    assert len(misp_double.attributes(event=750)) == before
+    with pytest.raises(ValueError, match=r"Object\[0\]\.Attribute\[0\] needs a non-empty 'type'"):
+        misp_double.add_event({"info": "y", "Object": [{"name": "file", "Attribute": [{"value": "x"}]}]})
+    with pytest.raises(ValueError, match="'info' string"):
+        misp_double.add_event({"Attribute": []})
+    assert len(misp_double.data.events) == len(fresh_dataset().events)
