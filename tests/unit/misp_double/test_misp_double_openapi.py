@@ -163,3 +163,35 @@ def pytester_free_strict_check(misp_double_factory) -> bool:
     with pytest.raises(pytest.fail.Exception, match="does not match MISP's OpenAPI spec"):
         next(gen)
     return True
+
+
+def _view_every_event(double: MispDouble, event_ids: list[int]) -> None:
+    from pymisp import MISPEvent
+
+    misp = PyMISP(double.url, double.key, ssl=False, timeout=60)
+    for event_id in event_ids:
+        stored = double.event(event_id)
+        event = misp.get_event(event_id, pythonify=True)
+        assert isinstance(event, MISPEvent), event
+        live = [a for a in double.attributes(event=event_id)]
+        served = list(event.attributes) + [a for o in event.objects for a in o.attributes]
+        assert sorted(a.uuid for a in served) == sorted(a["uuid"] for a in live)
+        assert event.uuid == stored["uuid"]
+    assert double.openapi.violations == [], double.openapi.report()
+
+
+def test_every_pymisp_test_event_is_served_as_the_spec_says(misp_double_factory) -> None:
+    double = misp_double_factory(datasets=("pymisp",), openapi="strict")
+    _view_every_event(double, sorted(double.data.events))
+
+
+def test_small_feed_events_are_served_as_the_spec_says(misp_double_factory) -> None:
+    double = misp_double_factory(datasets=("infoblox",), openapi="strict")
+    sizes = sorted((len(e["Attribute"]), i) for i, e in double.data.events.items())
+    _view_every_event(double, [i for _n, i in sizes[:5]])
+
+
+@pytest.mark.slow
+def test_every_feed_event_is_served_as_the_spec_says(misp_double_factory) -> None:
+    double = misp_double_factory(datasets=("infoblox",), openapi="strict")
+    _view_every_event(double, sorted(double.data.events))
