@@ -18,12 +18,12 @@ from dataclasses import asdict
 from ansible_collections.socforge.core.plugins.module_utils.intel.events import MapStats, map_event
 from ansible_collections.socforge.core.plugins.module_utils.intel.state import State
 from ansible_collections.socforge.core.plugins.module_utils.intel.writer import (
+    INTEL_HEADER,
+    INTEL_HEADER_B,
     atomic_write,
     file_stamp,
-    read_lines,
     read_lines_bytes,
     removal_line,
-    render_chunks,
     render_chunks_bytes,
     winners_to_lines,
     write_removals,
@@ -54,29 +54,31 @@ def _options_fingerprint(flt, opts):
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _diff(added, removed):
+def _diff(added, removed, n_added, n_removed):
     lines = [f"-{ln}" for ln in sorted(removed)[:DIFF_SAMPLE]] + [f"+{ln}" for ln in sorted(added)[:DIFF_SAMPLE]]
-    more = max(0, len(added) - DIFF_SAMPLE) + max(0, len(removed) - DIFF_SAMPLE)
+    more = max(0, n_added - DIFF_SAMPLE) + max(0, n_removed - DIFF_SAMPLE)
     text = "\n".join(lines) + ("\n" if lines else "")
     if more:
         text += f"... and {more} more changed lines\n"
-    return {"prepared": f"intel: +{len(added)} -{len(removed)} lines\n" + text}
+    return {"prepared": f"intel: +{n_added} -{n_removed} lines\n" + text}
 
 
-def _result(stats, full, lines, added, removed, gone, changed, events, sync_point):
+def _result(stats, full, lines, added, removed, gone, changed, events, sync_point, n_added=None, n_removed=None):
+    n_added = len(added) if n_added is None else n_added
+    n_removed = len(removed) if n_removed is None else n_removed
     return {
         "changed": changed,
         "full_sync": full,
         "indicators": lines,
-        "added": len(added),
-        "removed": len(removed),
+        "added": n_added,
+        "removed": n_removed,
         "removals": len(gone),
         "events": events,
         "attributes": stats.attributes,
         "rejected": dict(sorted(stats.rejected.items())),
         "skipped_types": dict(sorted(stats.skipped_types.items())),
         "sync_point": sync_point,
-        "diff": _diff(added, removed),
+        "diff": _diff(added, removed, n_added, n_removed),
     }
 
 
@@ -113,8 +115,124 @@ def sync(
             st.close()
 
 
+def _patch(lines, removed_at, added):
+    """Sorted ``lines`` without the lines at ``removed_at``, plus ``added``, by slicing (C speed):
+    O(n) copies and O(k log n) searches instead of re-sorting or hashing the whole file."""
+    kept = []
+    prev = 0
+    for i in sorted(removed_at):
+        kept.extend(lines[prev:i])
+        prev = i + 1
+    kept.extend(lines[prev:])
+    if not added:
+        return kept
+    out = []
+    prev = 0
+    for line in sorted(added):
+        j = bisect.bisect_left(kept, line, prev)
+        out.extend(kept[prev:j])
+        out.append(line)
+        prev = j
+    out.extend(kept[prev:])
+    return out
+
+
 def _in_window(rec, flt, cutoff):
     return cutoff is None or rec.keep or rec.publish_timestamp >= cutoff
+
+
+class _Diff:
+    """Streaming comparison of the new sorted lines with the existing file (also sorted), done while
+    the new file is written: memory stays O(changes), not O(file)."""
+
+    def __init__(self):
+        self.added = 0
+        self.removed = 0
+        self.added_sample = []
+        self.removed_sample = []
+        self.gone = []
+
+    def add(self, line):
+        self.added += 1
+        if len(self.added_sample) < DIFF_SAMPLE:
+            self.added_sample.append(line)
+
+    def remove(self, line, gone=True):
+        self.removed += 1
+        if len(self.removed_sample) < DIFF_SAMPLE:
+            self.removed_sample.append(line)
+        if gone:
+            self.gone.append(line)
+
+
+def _old_lines(dest):
+    """Yield the data lines of the existing file; first ``None`` if it is not ours, else ``True``."""
+    try:
+        fh = open(dest, "rb")  # noqa: SIM115 - closed in the finally below
+    except FileNotFoundError:
+        yield None
+        return
+    try:
+        if fh.readline() != INTEL_HEADER_B:
+            yield None
+            return
+        yield True
+        for raw in fh:
+            yield raw.rstrip(b"\n").decode("utf-8", "replace")
+    finally:
+        fh.close()
+
+
+def _key(line):
+    parts = line.split("\t", 3)
+    if len(parts) < 4:
+        return None
+    return f"{parts[0]}\t{parts[1]}", parts[2]
+
+
+def _merge(keys, best, dest, diff):
+    """Yield the new file's chunks while walking the existing (sorted) file alongside, recording the
+    differences in ``diff``. Sets ``diff.ours`` (the old file was written by us, in order)."""
+    old = _old_lines(dest)
+    diff.ours = next(old) is not None
+
+    def advance():
+        line = next(old, None)
+        if line is None:
+            return None, None
+        key = _key(line)
+        if key is None or (diff.last_old is not None and line < diff.last_old):
+            diff.ours = False  # hand-edited or foreign content: stop comparing, rewrite it all
+            return None, None
+        diff.last_old = line
+        return line, key
+
+    diff.last_old = None
+    old_line, old_key = advance() if diff.ours else (None, None)
+    yield INTEL_HEADER
+    chunk = []
+    for k in keys:
+        suffix = best[k]
+        line = f"{k}\t{suffix}"
+        chunk.append(line)
+        if len(chunk) >= 20000:
+            yield "\n".join(chunk) + "\n"
+            chunk = []
+        while old_key is not None and old_key[0] < k:
+            diff.remove(old_line)
+            old_line, old_key = advance()
+        if old_key is not None and old_key[0] == k:
+            if old_line != line:
+                diff.remove(old_line, gone=old_key[1] != suffix.partition("\t")[0])
+                diff.add(line)
+            old_line, old_key = advance()
+        else:
+            diff.add(line)
+    while old_key is not None:
+        diff.remove(old_line)
+        old_line, old_key = advance()
+    if chunk:
+        yield "\n".join(chunk) + "\n"
 
 
 def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, fingerprint, cutoff, now):
@@ -131,25 +249,23 @@ def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, 
             cur = best.get(k)
             if cur is None or suffix < cur:
                 best[k] = suffix
-    lines = winners_to_lines(best)
-    del best
-    ok, old_lines, _ = read_lines(dest)
-    if old_lines:
-        old_set = set(old_lines)
-        new_set = set(lines)
-        added = [ln for ln in lines if ln not in old_set]
-        removed = [ln for ln in old_lines if ln not in new_set]
-        del old_set, new_set
+    keys = sorted(best)
+    diff = _Diff()
+    if check_mode:
+        for _ in _merge(keys, best, dest, diff):
+            pass
+        changed = bool(diff.added or diff.removed) or not diff.ours
     else:
-        added, removed = lines, []
-    gone = removal_pairs(removed, added)
-    changed = bool(added or removed) or not ok
-    if not check_mode:
-        if changed:
-            atomic_write(dest, render_chunks(lines), mode=mode, only_if_changed=False)
-            write_removals(removals_path, gone, mode=mode)
-        elif not os.path.exists(removals_path):
-            write_removals(removals_path, [], mode=mode)
+        atomic_write(
+            dest,
+            _merge(keys, best, dest, diff),
+            mode=mode,
+            only_if_changed=False,
+            unchanged=lambda: not (diff.added or diff.removed) and diff.ours,
+        )
+        changed = bool(diff.added or diff.removed) or not diff.ours
+        if changed or not os.path.exists(removals_path):
+            write_removals(removals_path, diff.gone, mode=mode)
         meta = {
             "source": source.id,
             "options": fingerprint,
@@ -157,8 +273,21 @@ def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, 
             "last_full": str(now),
             "intel_stamp": file_stamp(dest),
         }
+        del best
         State.build(state_path, records, meta).close()
-    return _result(stats, True, len(lines), added, removed, gone, changed, len(records), source.sync_point)
+    return _result(
+        stats,
+        True,
+        len(keys),
+        diff.added_sample,
+        diff.removed_sample,
+        diff.gone,
+        changed,
+        len(records),
+        source.sync_point,
+        n_added=diff.added,
+        n_removed=diff.removed,
+    )
 
 
 def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, cutoff, now):
@@ -196,7 +325,7 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
                 removed_b = []  # not our file: nothing in it was ever loaded from us
         else:
             winners = st.winners(affected)
-            added_b, removed_b = [], []
+            added_b, removed_b, removed_at = [], [], []
             for key in affected:
                 prefix = (key + "\t").encode()
                 i = bisect.bisect_left(lines, prefix)
@@ -206,16 +335,10 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
                 if old_line != new_line:
                     if old_line is not None:
                         removed_b.append(old_line)
+                        removed_at.append(i)
                     if new_line is not None:
                         added_b.append(new_line)
-            if removed_b:
-                gone_set = set(removed_b)
-                new_lines = [ln for ln in lines if ln not in gone_set]
-            else:
-                new_lines = list(lines) if added_b else lines
-            if added_b:
-                new_lines.extend(added_b)
-                new_lines.sort()
+            new_lines = _patch(lines, removed_at, added_b) if (removed_at or added_b) else lines
         added = [ln.decode() for ln in added_b]
         removed = [ln.decode() for ln in removed_b]
         gone = removal_pairs(removed, added)

@@ -34,12 +34,14 @@ def file_digest(path):
     return h.hexdigest()
 
 
-def atomic_write(path, chunks, mode=0o644, only_if_changed=True):
+def atomic_write(path, chunks, mode=0o644, only_if_changed=True, unchanged=None):
     """Write the iterable of ``str``/``bytes`` chunks to ``path`` atomically.
 
     Returns ``(changed, sha256)``. With ``only_if_changed``, content equal to the existing file
     replaces nothing (the file's mtime is kept, so Zeek does not re-read it); without it no digest
-    is computed (``sha256`` is ``None``). An existing file's mode/owner win over ``mode``.
+    is computed (``sha256`` is ``None``). ``unchanged``: a callable asked once the chunks are
+    written; if it returns True the new file is discarded (the caller compared while writing).
+    An existing file's mode/owner win over ``mode``.
     """
     directory = os.path.dirname(os.path.abspath(path)) or "."
     if not os.path.isdir(directory):
@@ -60,7 +62,9 @@ def atomic_write(path, chunks, mode=0o644, only_if_changed=True):
             fh.flush()
             os.fsync(fh.fileno())
         digest = h.hexdigest() if h is not None else None
-        if only_if_changed and st is not None and file_digest(path) == digest:
+        if (unchanged is not None and unchanged()) or (
+            only_if_changed and st is not None and file_digest(path) == digest
+        ):
             os.unlink(tmp)
             return False, digest
         if st is not None:

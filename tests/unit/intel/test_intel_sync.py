@@ -334,3 +334,20 @@ def test_exclude_tag_drops_exactly_the_tagged_events(feed_copy, tmp_path):
     run(feed_copy, dest, IntelFilter.build(tags_exclude=["tlp:white"]))
     exported = {r[2].split("(")[1].split(")")[0] for r in rows(dest)}
     assert exported and not exported & white
+
+
+def test_hand_edited_file_is_rewritten_by_a_full_sync(feed_copy, tmp_path):
+    dest = tmp_path / "f.intel"
+    run(feed_copy, dest)
+    good = dest.read_bytes()
+    header, first, second, *rest = dest.read_text().split("\n")
+    dest.write_text("\n".join([header, second, first, *rest]))  # out of order, as an editor leaves it
+    res = run(feed_copy, dest, full=True)
+    assert res["changed"] and dest.read_bytes() == good
+
+
+def test_patch_keeps_order():
+    lines = [b"a", b"c", b"e", b"g"]
+    assert sync._patch(lines, [1, 3], [b"b", b"h", b"d"]) == [b"a", b"b", b"d", b"e", b"h"]
+    assert sync._patch(lines, [], [b"0"]) == [b"0", *lines]
+    assert sync._patch(lines, [0, 1, 2, 3], []) == []
