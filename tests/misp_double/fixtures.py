@@ -33,6 +33,8 @@ Interface of a double (class ``tests.misp_double.MispDouble``)
   Inspect with ``event(ref)``, ``attribute(ref)``, ``attributes(event=None, include_deleted=False)``,
   ``sightings``, ``proposals``.  ``ref`` is an id or a uuid.
 - Clock: ``now``, ``set_time(epoch | None)``, ``advance(seconds)``.
+- ``.errors``: tracebacks of bugs in the double itself (answered with 500); the fixtures fail the test
+  at teardown when there are any, so a bug in the double never passes for an injected "MISP down".
 - Faults (``path`` is a regex on the request path; ``count`` None = until ``clear_faults()``):
   ``fail(status=500, count=None, path=None)``, ``hang(seconds=None, ...)`` (None: never answers),
   ``garbage(...)`` (200 with an HTML page), ``truncate(...)`` (half a JSON body, then close),
@@ -62,6 +64,8 @@ def misp_double_factory() -> Iterator[Any]:
     for double in made:
         double.stop()
     for double in made:
+        if double.errors:
+            pytest.fail("MISP double: internal error(s) while serving the test:\n" + "\n".join(double.errors))
         if double.openapi_mode == "strict" and double.openapi.violations:
             pytest.fail("MISP double: traffic does not match MISP's OpenAPI spec:\n" + double.openapi.report())
 

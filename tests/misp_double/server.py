@@ -13,6 +13,7 @@ import secrets
 import socket
 import threading
 import time
+import traceback
 import uuid as uuidlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -151,6 +152,7 @@ class MispDouble:
         self.data = data if data is not None else fresh_dataset(tuple(datasets))
         self.warninglists = Warninglists()
         self.requests: list[RequestRecord] = []
+        self.errors: list[str] = []  # tracebacks of bugs in the double itself (answered 500)
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -1280,6 +1282,11 @@ class MispDouble:
             return 400, _error(400, str(exc), path), {}, record, fault
         except HttpError as exc:
             return exc.status, {"name": exc.name, "message": exc.message, "url": path}, {}, record, fault
+        except Exception as exc:  # a bug in the double: answer 500 and keep it for the fixture to report
+            with self._lock:
+                self.errors.append(f"{method} {path}: {traceback.format_exc()}")
+            record.fault = "internal"
+            return 500, _error(500, f"MISP double internal error: {exc!r}", path), {}, record, fault
         status, payload, extra = result if isinstance(result, tuple) else (200, result, {})
         return status, payload, extra, record, fault
 

@@ -639,3 +639,17 @@ def test_bad_event_input_is_refused_and_nothing_is_lost(misp_double: MispDouble)
     with pytest.raises(ValueError, match="'info' string"):
         misp_double.add_event({"Attribute": []})
     assert len(misp_double.data.events) == len(fresh_dataset().events)
+
+
+def test_a_bug_in_the_double_is_a_500_and_fails_the_test(monkeypatch) -> None:
+    from tests.misp_double import fixtures
+
+    gen = fixtures.misp_double_factory.__wrapped__()
+    double = next(gen)(datasets=("pymisp",))
+    route = next(r for r in double._routes if r.template == "/servers/getVersion")
+    monkeypatch.setattr(route, "handler", lambda **_: 1 / 0)
+    response = requests.get(double.url + "/servers/getVersion", headers={"Authorization": double.key}, timeout=5)
+    assert response.status_code == 500 and "ZeroDivisionError" in response.json()["message"]
+    assert double.requests[-1].fault == "internal"
+    with pytest.raises(pytest.fail.Exception, match="internal error"):
+        next(gen)

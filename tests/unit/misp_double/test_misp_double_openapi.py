@@ -151,7 +151,7 @@ def test_strict_factory_fails_the_test_on_violation(pytester_free_strict_check) 
 
 
 @pytest.fixture
-def pytester_free_strict_check(misp_double_factory) -> bool:
+def pytester_free_strict_check() -> bool:
     """Run the factory's strict teardown logic on a double with a violation, without pytester."""
     from tests.misp_double import fixtures
 
