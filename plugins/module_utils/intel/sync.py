@@ -115,6 +115,49 @@ def sync(
             st.close()
 
 
+def _read_raw(dest):
+    """The intel file's bytes and stat stamp, or ``(None, None)`` when absent or not ours."""
+    stamp = file_stamp(dest)
+    try:
+        with open(dest, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        return None, None
+    if not raw.startswith(INTEL_HEADER_B) or not raw.endswith(b"\n"):
+        return None, stamp
+    return raw, stamp
+
+
+def _bisect_raw(raw, prefix):
+    """Offset of the first data line >= ``prefix`` in the sorted file ``raw`` (or ``len(raw)``)."""
+    lo, hi = len(INTEL_HEADER_B), len(raw)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        start = raw.rfind(b"\n", lo, mid) + 1 or lo
+        start = max(start, lo)
+        end = raw.find(b"\n", start)
+        if raw[start:end] < prefix:
+            lo = end + 1
+        else:
+            hi = start
+    return lo
+
+
+def _apply_edits(raw, edits):
+    """Chunks of ``raw`` with ``(start, end, replacement)`` edits applied (no overlapping ranges;
+    insertions at the same offset keep line order)."""
+    view = memoryview(raw)
+    pos = 0
+    for start, end, replacement in sorted(edits):
+        if start > pos:
+            yield view[pos:start]
+        if replacement:
+            yield replacement
+        pos = max(pos, end)
+    if pos < len(raw):
+        yield view[pos:]
+
+
 def _patch(lines, removed_at, added):
     """Sorted ``lines`` without the lines at ``removed_at``, plus ``added``, by slicing (C speed):
     O(n) copies and O(k log n) searches instead of re-sorting or hashing the whole file."""
@@ -313,32 +356,39 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
                 st.add_event(rec)
                 affected.update(rec.keys)
                 kept += 1
-        ok, lines, stamp = read_lines_bytes(dest)
-        if not ok or stamp != st.get("intel_stamp"):
+        raw, stamp = _read_raw(dest)
+        ok = raw is not None and stamp == st.get("intel_stamp")
+        if not ok:
             # the intel file is missing or was changed behind our back: re-render it from state
+            _, lines, _ = read_lines_bytes(dest)
             new_lines = [ln.encode() for ln in winners_to_lines(st.all_winners())]
             old = set(lines)
             new = set(new_lines)
             added_b = [ln for ln in new_lines if ln not in old]
-            removed_b = [ln for ln in lines if ln not in new]
-            if not ok:
-                removed_b = []  # not our file: nothing in it was ever loaded from us
+            removed_b = [ln for ln in lines if ln not in new] if raw is not None else []
+            chunks = render_chunks_bytes(new_lines)
+            n_lines = len(new_lines)
         else:
+            # patch the sorted file in place of rebuilding it: binary search on the raw bytes, then
+            # write the untouched stretches as zero-copy slices around the changed lines
             winners = st.winners(affected)
-            added_b, removed_b, removed_at = [], [], []
+            added_b, removed_b, edits = [], [], []
             for key in affected:
                 prefix = (key + "\t").encode()
-                i = bisect.bisect_left(lines, prefix)
-                old_line = lines[i] if i < len(lines) and lines[i].startswith(prefix) else None
+                pos = _bisect_raw(raw, prefix)
+                end = raw.find(b"\n", pos) if pos < len(raw) and raw.startswith(prefix, pos) else -1
+                old_line = raw[pos:end] if end >= 0 else None
                 suffix = winners.get(key)
                 new_line = prefix + suffix.encode() if suffix is not None else None
                 if old_line != new_line:
                     if old_line is not None:
                         removed_b.append(old_line)
-                        removed_at.append(i)
                     if new_line is not None:
                         added_b.append(new_line)
-            new_lines = _patch(lines, removed_at, added_b) if (removed_at or added_b) else lines
+                    replacement = new_line + b"\n" if new_line is not None else b""
+                    edits.append((pos, end + 1 if end >= 0 else pos, replacement))
+            chunks = _apply_edits(raw, edits)
+            n_lines = raw.count(b"\n") - 1 - len(removed_b) + len(added_b)
         added = [ln.decode() for ln in added_b]
         removed = [ln.decode() for ln in removed_b]
         gone = removal_pairs(removed, added)
@@ -348,7 +398,7 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
             st.rollback()
         else:
             if changed:
-                atomic_write(dest, render_chunks_bytes(new_lines), mode=mode, only_if_changed=False)
+                atomic_write(dest, chunks, mode=mode, only_if_changed=False)
                 write_removals(removals_path, gone, mode=mode)
             st.set("sync_point", new_sync_point)
             st.set("intel_stamp", file_stamp(dest))
@@ -358,7 +408,7 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
         if st.conn.in_transaction:
             st.rollback()
         raise
-    return _result(stats, False, len(new_lines), added, removed, gone, changed, kept, new_sync_point)
+    return _result(stats, False, n_lines, added, removed, gone, changed, kept, new_sync_point)
 
 
 def removal_lines_for(lines):

@@ -55,7 +55,7 @@ def atomic_write(path, chunks, mode=0o644, only_if_changed=True, unchanged=None)
     try:
         with os.fdopen(fd, "wb") as fh:
             for chunk in chunks:
-                data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8")
+                data = chunk if isinstance(chunk, (bytes, memoryview)) else chunk.encode("utf-8")
                 if h is not None:
                     h.update(data)
                 fh.write(data)

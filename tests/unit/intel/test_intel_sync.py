@@ -10,6 +10,8 @@ from ansible_collections.socforge.core.plugins.module_utils.intel import sources
 from ansible_collections.socforge.core.plugins.module_utils.intel.events import MetaOptions
 from ansible_collections.socforge.core.plugins.module_utils.intel.filters import IntelFilter
 from ansible_collections.socforge.core.plugins.module_utils.intel.writer import REMOVALS_HEADER
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zeek_reader import read_intel
 
 OPTS = MetaOptions(instance="lab")
@@ -351,3 +353,33 @@ def test_patch_keeps_order():
     assert sync._patch(lines, [1, 3], [b"b", b"h", b"d"]) == [b"a", b"b", b"d", b"e", b"h"]
     assert sync._patch(lines, [], [b"0"]) == [b"0", *lines]
     assert sync._patch(lines, [0, 1, 2, 3], []) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sets(st.text(alphabet="abcdef.", min_size=1, max_size=6), max_size=30),
+    st.sets(st.text(alphabet="abcdef.", min_size=1, max_size=6), max_size=10),
+    st.sets(st.text(alphabet="abcdef.", min_size=1, max_size=6), max_size=10),
+)
+def test_raw_patch_equals_rebuilding(existing, to_remove, to_add):
+    """The byte-level patch of the incremental path gives exactly the sorted rebuild."""
+    from ansible_collections.socforge.core.plugins.module_utils.intel.writer import INTEL_HEADER_B
+
+    def line(ind, src="S"):
+        return f"{ind}\tIntel::DOMAIN\t{src}\t-\t-\tT\t-".encode()
+
+    lines = sorted(line(i) for i in existing)
+    raw = INTEL_HEADER_B + b"".join(ln + b"\n" for ln in lines)
+    edits, expected = [], set(lines)
+    for ind in to_remove | to_add:
+        prefix = f"{ind}\tIntel::DOMAIN\t".encode()
+        pos = sync._bisect_raw(raw, prefix)
+        end = raw.find(b"\n", pos) if raw.startswith(prefix, pos) else -1
+        new = line(ind, "T") if ind in to_add else None
+        if end >= 0:
+            expected.discard(raw[pos:end])
+        if new:
+            expected.add(new)
+        edits.append((pos, end + 1 if end >= 0 else pos, new + b"\n" if new else b""))
+    out = b"".join(bytes(c) for c in sync._apply_edits(raw, edits))
+    assert out == INTEL_HEADER_B + b"".join(ln + b"\n" for ln in sorted(expected))
