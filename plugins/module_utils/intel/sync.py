@@ -392,7 +392,8 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
         added = [ln.decode() for ln in added_b]
         removed = [ln.decode() for ln in removed_b]
         gone = removal_pairs(removed, added)
-        changed = bool(added or removed) or not ok or stamp != st.get("intel_stamp")
+        # a file merely touched (or re-stamped) with the same content is not a change
+        changed = bool(added or removed) or raw is None
         new_sync_point = source.sync_point if source.sync_point is not None else since
         if check_mode:
             st.rollback()
@@ -409,6 +410,18 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
             st.rollback()
         raise
     return _result(stats, False, n_lines, added, removed, gone, changed, kept, new_sync_point)
+
+
+def refresh(dest, state_path):
+    """Touch an unchanged intel file so Zeek re-reads it (re-inserting live items before
+    ``Intel::item_expiration``), and record the new stamp so the next sync trusts the file."""
+    os.utime(dest)
+    st = State.open(state_path)
+    if st is not None:
+        try:
+            st.set("intel_stamp", file_stamp(dest))
+        finally:
+            st.close()
 
 
 def removal_lines_for(lines):

@@ -1,0 +1,76 @@
+"""The socforge-intel-sync CLI shipped by roles/zeek_intel (what the systemd timer runs)."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import INFOBLOX
+from zeek_reader import read_intel
+
+REPO = Path(__file__).resolve().parents[3]
+CLI = REPO / "roles" / "zeek_intel" / "files" / "usr" / "local" / "bin" / "socforge-intel-sync"
+
+
+def run_cli(config, *args, env=None):
+    cmd = [sys.executable, str(CLI), "--config", str(config), "--lib", str(REPO / ".collections"), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=120)
+
+
+def write_config(tmp_path, sources, **extra):
+    intel = tmp_path / "intel"
+    intel.mkdir(exist_ok=True)
+    config = tmp_path / "sync.json"
+    config.write_text(json.dumps({"intel_dir": str(intel), "sources": sources, **extra}))
+    return config, intel
+
+
+def test_feed_sync_then_unchanged(tmp_path):
+    config, intel = write_config(tmp_path, [{"name": "infoblox", "feed_path": str(INFOBLOX)}])
+    first = run_cli(config)
+    assert first.returncode == 0, first.stderr
+    result = json.loads(first.stdout)
+    assert result["source"] == "infoblox" and result["changed"] and result["full_sync"]
+    assert len(read_intel((intel / "infoblox.intel").read_text())) == result["indicators"]
+    second = json.loads(run_cli(config).stdout)
+    assert second["changed"] is False and second["full_sync"] is False
+    check = json.loads(run_cli(config, "--check", "--full").stdout)
+    assert check["full_sync"] and check["changed"] is False
+
+
+def test_one_failing_source_does_not_stop_the_others(tmp_path):
+    config, intel = write_config(
+        tmp_path,
+        [
+            {"name": "misp", "misp_url": "https://misp.invalid", "key_env": "SOCFORGE_INTEL_KEY_MISP"},
+            {"name": "infoblox", "feed_path": str(INFOBLOX)},
+        ],
+    )
+    proc = run_cli(config, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1
+    err = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert err["source"] == "misp" and "SOCFORGE_INTEL_KEY_MISP" in err["error"]
+    assert (intel / "infoblox.intel").exists() and not (intel / "misp.intel").exists()
+
+
+def test_refresh_touches_an_unchanged_file(tmp_path):
+    config, intel = write_config(tmp_path, [{"name": "f", "feed_path": str(INFOBLOX)}], refresh_seconds=1)
+    assert run_cli(config).returncode == 0
+    dest = intel / "f.intel"
+    content, mtime = dest.read_bytes(), dest.stat().st_mtime_ns
+    time.sleep(1.1)
+    out = json.loads(run_cli(config).stdout)
+    assert out.get("refreshed") is True and out["changed"] is False
+    assert dest.stat().st_mtime_ns > mtime and dest.read_bytes() == content
+    again = json.loads(run_cli(config).stdout)  # the new stamp is trusted: no re-render
+    assert again["changed"] is False and "refreshed" not in again
+
+
+def test_bad_config(tmp_path):
+    config = tmp_path / "sync.json"
+    config.write_text('{"sources": [{"name": "a/b", "feed_path": "/x"}]}')
+    proc = run_cli(config)
+    assert proc.returncode == 2 and "unique name without '/'" in proc.stderr
+    config.write_text("not json")
+    assert run_cli(config).returncode == 2
