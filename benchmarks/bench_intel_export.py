@@ -183,6 +183,7 @@ def main():
             ("full export <= 15 s (CPU)", ours["cpu_s"] <= 15),
             ("peak RSS <= 400 MB", ours["rss_mb"] <= 400),
             ("incremental <= 1 s (wall)", ours["incremental_s"] <= 1),
+            ("incremental <= 1 s (CPU)", ours["incremental_cpu_s"] <= 1),
         ]
         if not args.skip_naive:
             naive = run_worker("naive", pages_dir, tmp)
@@ -192,7 +193,8 @@ def main():
                   f"peak RSS {naive['rss_mb']:6.0f} MB  "
                   f"{naive['indicators']:,} lines (pymisp MISPEvent/MISPAttribute)")  # fmt: skip
             print(f"ratio: ours is {ratio:.1f}x faster than naive (wall), {cpu_ratio:.1f}x (CPU)")
-            verdict.append((">= 5x faster than naive", ratio >= 5))
+            verdict.append((">= 5x faster than naive (wall)", ratio >= 5))
+            verdict.append((">= 5x faster than naive (CPU)", cpu_ratio >= 5))
         for name, ok in verdict:
             print(f"  {'PASS' if ok else 'MISS'}  {name}")
 
