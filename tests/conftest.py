@@ -1,4 +1,5 @@
-"""Test-wide set-up: make the collection importable by its FQCN path."""
+"""Test-wide set-up: make the collection importable by its FQCN path, and the test helpers
+(`tests.misp_double`) importable by package; register the MISP test double's fixtures."""
 
 import sys
 from pathlib import Path
@@ -9,7 +10,10 @@ LINK = COLLECTIONS / "ansible_collections" / "socforge" / "core"
 if not LINK.exists():
     LINK.parent.mkdir(parents=True, exist_ok=True)
     LINK.symlink_to(Path("../../.."))
-if str(COLLECTIONS) not in sys.path:
-    sys.path.insert(0, str(COLLECTIONS))
+for path in (COLLECTIONS, REPO):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+pytest_plugins = ["tests.misp_double.fixtures"]
