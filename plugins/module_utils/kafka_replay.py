@@ -1,41 +1,43 @@
-"""Rewind a Kafka consumer group by a replay window before a log shipper starts.
+"""At-least-once delivery for a Kafka -> shipper -> OpenSearch pipeline whose consumer commits too early.
 
 Why: Tenzir's ``from_kafka`` (6.x) commits a message's offset once it has *read* it, not once the
-sink (``to_opensearch``) has acknowledged it. Measured here: OpenSearch killed while 31,367 conn
-records were in flight -> the group's committed offset was at the end of the topic and 0 records had
-been indexed. To get at-least-once delivery anyway, the shipper's systemd unit runs this before every
-start: for each partition with a committed offset it moves the offset back to cover the last
-``window_seconds`` of messages (by Kafka timestamp, counted back from the last committed message)
-and at least ``min_messages`` messages. Shipping is idempotent (deterministic document ids written
-with action ``index``), so replaying records that did arrive costs work but never duplicates them.
+sink (``to_opensearch``) has acknowledged it, and keeps reading while the sink retries. Measured
+here: OpenSearch SIGKILLed while a Zeek conn log was shipping -> the run exited with an error after
+the group's committed offset had reached the end of the topic, with thousands of records never
+indexed. A rewind by a time window is not enough (the run read far past the failure point).
 
-Pure logic (:func:`plan_rewind`) is separate from the client calls (:func:`rewind_group`), which use
-confluent-kafka (librdkafka) and are injected so tests can use a real broker.
+What this module does, around each run of the shipper (systemd: ExecStartPre / ExecStopPost):
 
-CLI (used by the systemd unit, stand-alone: no Ansible, only python3-confluent-kafka)::
+- ``prestart``: move the consumer group back to the *safe point* kept in a small state file, i.e.
+  where the last run that ended cleanly stopped, or, after a failed run, where that run started. So a
+  failed run is replayed in full. Then record the start position as the new safe point.
+- ``poststop --clean``: the run ended cleanly (exit status 0: Tenzir drains its pipeline into the
+  sink on SIGTERM before it exits), so everything it committed was delivered: the committed offsets
+  become the safe point. A failed run leaves the safe point where the run started.
 
-    python3 kafka_replay.py --bootstrap k1:9092 --group socforge-tenzir --topic zeek-conn \
-        --window-seconds 600 --min-messages 100000 [--config /etc/socforge/kafka-client.properties]
+Replays are harmless: documents carry deterministic ids (SHA-256 of the record) and are written with
+action ``index``, so a replayed record overwrites itself. The replay after a failure is bounded by
+how long a run lives: the unit sets ``RuntimeMaxSec`` so a healthy pipeline restarts cleanly (and
+moves its safe point) periodically.
+
+Pure logic (:func:`plan_rewind`, :func:`safe_after_stop`) is separate from the client calls, which
+use confluent-kafka (librdkafka). Stand-alone CLI (no Ansible; needs python3-confluent-kafka)::
+
+    python3 kafka_replay.py prestart --bootstrap k1:9092 --group g --topic zeek-conn --state /var/lib/x.json
+    python3 kafka_replay.py poststop --bootstrap k1:9092 --group g --topic zeek-conn --state /var/lib/x.json \
+        --exit-code "$EXIT_CODE" --exit-status "$EXIT_STATUS"
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class PartitionState:
-    """What the broker knows about one partition for one consumer group."""
-
-    partition: int
-    committed: int | None  # None: the group never committed (auto.offset.reset applies)
-    low: int  # first offset still on disk (retention may have deleted older ones)
-    high: int  # next offset to be written
-    last_committed_ts_ms: int | None = None  # Kafka timestamp of message committed-1
-    offset_for_window: int | None = None  # first offset with timestamp >= last_committed_ts - window
+Offsets = dict[int, int]  # partition -> offset
 
 
 @dataclass(frozen=True)
@@ -49,30 +51,149 @@ class Rewind:
         return self.committed - self.target
 
 
-def plan_rewind(states: list[PartitionState], min_messages: int) -> list[Rewind]:
-    """Offsets to commit so the next consumer replays the window. Partitions without a commit are left alone.
-
-    target = max(low, min(committed - min_messages, offset_for_window)); never moves forward.
-    """
-    if min_messages < 0:
-        raise ValueError(f"min_messages must be >= 0, got {min_messages}")
+def plan_rewind(committed: Offsets, safe: Offsets | None, low: Offsets) -> list[Rewind]:
+    """Commits that move each partition back to its safe point (never forward, never below retention)."""
+    if not safe:
+        return []
     plan = []
-    for st in states:
-        if st.committed is None or st.committed < 0:
+    for partition, offset in sorted(committed.items()):
+        if offset < 0 or partition not in safe:
             continue
-        committed = min(st.committed, st.high)
-        target = committed - min_messages
-        if st.offset_for_window is not None and st.offset_for_window >= 0:
-            target = min(target, st.offset_for_window)
-        target = max(target, st.low)
-        target = min(target, committed)
-        if target < committed:
-            plan.append(Rewind(st.partition, committed, target))
+        target = max(min(offset, int(safe[partition])), low.get(partition, 0))
+        if target < offset:
+            plan.append(Rewind(partition, offset, target))
     return plan
 
 
+def start_position(committed: Offsets, plan: list[Rewind]) -> Offsets:
+    """Where the next run starts: the committed offsets after the rewind."""
+    start = dict(committed)
+    for r in plan:
+        start[r.partition] = r.target
+    return start
+
+
+def safe_after_stop(previous_safe: Offsets | None, committed: Offsets, exit_code: str, exit_status: str) -> Offsets:
+    """The safe point after a run ended: its committed offsets if it exited 0, else unchanged."""
+    if exit_code == "exited" and str(exit_status) == "0":
+        return dict(committed)
+    return dict(previous_safe or {})
+
+
+# --- state file ----------------------------------------------------------------------------------
+
+
+def load_state(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            state = json.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable replay state ({exc}); fix or remove it") from None
+    if not isinstance(state, dict) or not isinstance(state.get("safe", {}), dict):
+        raise ValueError(f"{path}: replay state is not a JSON object with a 'safe' mapping")
+    return state
+
+
+def save_state(path: str, state: dict) -> None:
+    """Atomic replace: a crash mid-write leaves the previous state."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".replay-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(state, fh, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o640)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _offsets(raw: dict) -> Offsets:
+    return {int(k): int(v) for k, v in raw.items()}
+
+
+# --- broker calls --------------------------------------------------------------------------------
+
+
+def _consumer(bootstrap: str, group: str, client_config: dict[str, str] | None):
+    from confluent_kafka import Consumer
+
+    return Consumer(
+        {
+            **(client_config or {}),
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+        }
+    )
+
+
+def read_positions(consumer, topic: str, timeout: float = 10.0) -> tuple[Offsets, Offsets]:
+    """(committed, low watermark) per partition; committed is -1 where the group never committed."""
+    from confluent_kafka import TopicPartition
+
+    meta = consumer.list_topics(topic, timeout=timeout)
+    if topic not in meta.topics or meta.topics[topic].error is not None:
+        raise LookupError(f"topic {topic!r} not found on the brokers")
+    partitions = sorted(meta.topics[topic].partitions)
+    committed = {
+        tp.partition: tp.offset
+        for tp in consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout)
+    }
+    low = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[0] for p in partitions}
+    return committed, low
+
+
+def prestart(bootstrap, group, topic, state_path, client_config=None) -> list[dict]:
+    """Rewind the group to the safe point; the start position becomes the new safe point."""
+    from confluent_kafka import TopicPartition
+
+    state = load_state(state_path)
+    consumer = _consumer(bootstrap, group, client_config)
+    try:
+        committed, low = read_positions(consumer, topic)
+        plan = plan_rewind(committed, _offsets(state.get("safe", {})), low)
+        if plan:
+            # Refused (UNKNOWN_MEMBER_ID) while a crashed member's session is still alive: the unit fails
+            # and systemd retries after RestartSec, by which time the session has expired.
+            consumer.commit(offsets=[TopicPartition(topic, r.partition, r.target) for r in plan], asynchronous=False)
+    finally:
+        consumer.close()
+    # Never committed: the run starts at the low watermark (auto.offset.reset=earliest), so that is safe.
+    start = {p: (o if o >= 0 else low[p]) for p, o in start_position(committed, plan).items()}
+    save_state(state_path, {"topic": topic, "group": group, "safe": {str(p): o for p, o in start.items()}})
+    return [
+        {"topic": topic, "partition": r.partition, "from": r.committed, "to": r.target, "replayed": r.replayed}
+        for r in plan
+    ]
+
+
+def poststop(bootstrap, group, topic, state_path, exit_code, exit_status, client_config=None) -> dict:
+    """After a run: a clean exit moves the safe point to the committed offsets."""
+    state = load_state(state_path)
+    previous = _offsets(state.get("safe", {}))
+    if exit_code == "exited" and str(exit_status) == "0":
+        consumer = _consumer(bootstrap, group, client_config)
+        try:
+            committed, _low = read_positions(consumer, topic)
+        finally:
+            consumer.close()
+        committed = {p: o for p, o in committed.items() if o >= 0}
+    else:
+        committed = {}
+    safe = safe_after_stop(previous, committed, exit_code, exit_status)
+    save_state(state_path, {"topic": topic, "group": group, "safe": {str(p): o for p, o in safe.items()}})
+    return {"clean": exit_code == "exited" and str(exit_status) == "0", "safe": safe}
+
+
 def read_client_config(path: str | None) -> dict[str, str]:
-    """librdkafka settings from a Java-style ``key=value`` properties file (TLS/SASL for the admin calls)."""
+    """librdkafka settings from a ``key=value`` properties file (TLS/SASL for these calls)."""
     config: dict[str, str] = {}
     if not path:
         return config
@@ -88,110 +209,32 @@ def read_client_config(path: str | None) -> dict[str, str]:
     return config
 
 
-def collect_states(consumer, topic: str, window_ms: int, timeout: float = 10.0) -> list[PartitionState]:
-    """Ask the broker for each partition's committed offset, watermarks and window start."""
-    from confluent_kafka import TopicPartition
-
-    meta = consumer.list_topics(topic, timeout=timeout)
-    if topic not in meta.topics or meta.topics[topic].error is not None:
-        raise LookupError(f"topic {topic!r} not found on the brokers")
-    partitions = sorted(meta.topics[topic].partitions)
-    committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout)
-    states = []
-    for tp in committed:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=timeout)
-        offset = tp.offset if tp.offset >= 0 else None
-        last_ts = window_offset = None
-        if offset is not None and offset > low:
-            last_ts = _timestamp_at(consumer, topic, tp.partition, offset - 1, timeout)
-            if last_ts is not None:
-                found = consumer.offsets_for_times([TopicPartition(topic, tp.partition, last_ts - window_ms)], timeout)
-                window_offset = found[0].offset if found[0].offset >= 0 else None
-        states.append(PartitionState(tp.partition, offset, low, high, last_ts, window_offset))
-    return states
-
-
-def _timestamp_at(consumer, topic: str, partition: int, offset: int, timeout: float) -> int | None:
-    from confluent_kafka import TopicPartition
-
-    consumer.assign([TopicPartition(topic, partition, offset)])
-    try:
-        msg = consumer.poll(timeout)
-        if msg is None or msg.error():
-            return None
-        _kind, ts = msg.timestamp()
-        return ts if ts >= 0 else None
-    finally:
-        consumer.unassign()
-
-
-def rewind_group(
-    bootstrap: str,
-    group: str,
-    topics: list[str],
-    window_seconds: float,
-    min_messages: int,
-    client_config: dict[str, str] | None = None,
-) -> list[dict]:
-    """Rewind ``group`` on ``topics``; returns what was done, one entry per partition moved.
-
-    Must run while no member of the group is consuming (ExecStartPre of the only shipper in the group).
-    """
-    from confluent_kafka import Consumer, TopicPartition
-
-    if window_seconds < 0:
-        raise ValueError(f"window_seconds must be >= 0, got {window_seconds}")
-    config = {
-        **(client_config or {}),
-        "bootstrap.servers": bootstrap,
-        "group.id": group,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-    }
-    consumer = Consumer(config)
-    done = []
-    try:
-        for topic in topics:
-            states = collect_states(consumer, topic, int(window_seconds * 1000))
-            plan = plan_rewind(states, min_messages)
-            if plan:
-                consumer.commit(
-                    offsets=[TopicPartition(topic, r.partition, r.target) for r in plan], asynchronous=False
-                )
-            done += [
-                {"topic": topic, "partition": r.partition, "from": r.committed, "to": r.target, "replayed": r.replayed}
-                for r in plan
-            ]
-    finally:
-        consumer.close()
-    return done
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Rewind a Kafka consumer group by a replay window.")
+    parser = argparse.ArgumentParser(description="Replay guard for a Kafka log shipper (see module docstring).")
+    parser.add_argument("action", choices=["prestart", "poststop"])
     parser.add_argument("--bootstrap", required=True, help="host:port[,host:port]")
     parser.add_argument("--group", required=True)
-    parser.add_argument("--topic", action="append", required=True, help="repeatable")
-    parser.add_argument("--window-seconds", type=float, default=600.0)
-    parser.add_argument("--min-messages", type=int, default=100000)
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--state", required=True, help="state file (JSON), one per pipeline")
     parser.add_argument("--config", help="librdkafka key=value properties file (TLS/SASL)")
+    parser.add_argument("--exit-code", default="", help="poststop: systemd's $EXIT_CODE")
+    parser.add_argument("--exit-status", default="", help="poststop: systemd's $EXIT_STATUS")
     args = parser.parse_args(argv)
     try:
-        done = rewind_group(
-            args.bootstrap,
-            args.group,
-            args.topic,
-            args.window_seconds,
-            args.min_messages,
-            read_client_config(args.config),
-        )
+        config = read_client_config(args.config)
+        if args.action == "prestart":
+            result = {"rewound": prestart(args.bootstrap, args.group, args.topic, args.state, config)}
+        else:
+            result = poststop(
+                args.bootstrap, args.group, args.topic, args.state, args.exit_code, args.exit_status, config
+            )
     except (LookupError, ValueError, OSError) as exc:
-        print(f"kafka_replay: {exc}", file=sys.stderr)
+        print(f"kafka_replay {args.action}: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 -- a broker error is reported, never a traceback in the journal
-        print(f"kafka_replay: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"kafka_replay {args.action}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({"group": args.group, "rewound": done}))
+    print(json.dumps({"group": args.group, "topic": args.topic, **result}))
     return 0
 
 

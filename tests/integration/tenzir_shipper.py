@@ -2,8 +2,9 @@
 
 ``render_pipeline`` renders the role's own template (``templates/etc/tenzir/shipper/zeek.tql.j2``)
 with Ansible's templar, the role's defaults and vars, and test overrides — the exact TQL a site gets.
-``Shipper`` supervises ``tenzir -f <pipeline>`` like the unit does: ``ExecStartPre`` = the replay
-rewind (``plugins/module_utils/kafka_replay.py``), ``Restart=always`` with a short back-off.
+``Shipper`` supervises ``tenzir -f <pipeline>`` like the unit does: ``ExecStartPre`` = sink health
+check + ``kafka_replay prestart``, ``ExecStopPost`` = ``kafka_replay poststop`` with the exit status,
+``Restart=always`` with a short back-off (``plugins/module_utils/kafka_replay.py``).
 
 Tenzir comes from the ``tenzir`` wheel in .venv (it bundles the static engine).
 """
@@ -15,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import yaml
@@ -75,31 +75,37 @@ class Shipper:
         bootstrap: str,
         group: str,
         topic: str,
-        replay_window_seconds: float = 600,
-        replay_min_messages: int = 100000,
         restart_sec: float = 1.0,
+        ready_check=None,
     ):
         self.workdir = workdir
         self.name = name
         self.file = workdir / f"{name}.tql"
         self.file.write_text(pipeline, encoding="utf-8")
         self.log = workdir / f"{name}.log"
+        self.state = workdir / f"{name}.replay.json"
         self.bootstrap, self.group, self.topic = bootstrap, group, topic
-        self.window, self.min_messages, self.restart_sec = replay_window_seconds, replay_min_messages, restart_sec
+        self.restart_sec = restart_sec
+        self.ready_check = ready_check  # ExecStartPre #1: the sink is up (the unit uses curl on _cluster/health)
         self.starts = 0
+        self.exits: list[int] = []
         self.rewinds: list[dict] = []
         self.process: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _note(self, text: str) -> None:
+        with open(self.log, "a", encoding="utf-8") as fh:
+            fh.write(f"[supervisor] {text}\n")
+
     def _run_once(self) -> None:
-        try:  # ExecStartPre
-            self.rewinds += kafka_replay.rewind_group(
-                self.bootstrap, self.group, [self.topic], self.window, self.min_messages
-            )
+        if self.ready_check and not self.ready_check():
+            self._note(f"sink not ready, not starting: {getattr(self.ready_check, 'last_error', '')}")
+            return  # as systemd: a failed pre-step means "retry after RestartSec", offsets untouched
+        try:  # ExecStartPre #2
+            self.rewinds += kafka_replay.prestart(self.bootstrap, self.group, self.topic, str(self.state))
         except Exception as exc:  # noqa: BLE001 -- as systemd: a failed pre-step means "retry later"
-            with open(self.log, "a", encoding="utf-8") as fh:
-                fh.write(f"[supervisor] replay rewind failed: {exc}\n")
+            self._note(f"replay prestart failed: {exc}")
             return
         out = open(self.log, "ab")  # noqa: SIM115 -- kept open for the child's lifetime
         self.process = subprocess.Popen(
@@ -111,8 +117,25 @@ class Shipper:
         )
         out.close()
         self.starts += 1
-        while not self._stop.is_set() and self.process.poll() is None:
-            time.sleep(0.2)
+        while self.process.poll() is None:
+            if self._stop.wait(0.2):
+                self._terminate()
+        status = self.process.returncode
+        self.exits.append(status)
+        exit_code, exit_status = ("exited", str(status)) if status >= 0 else ("killed", str(-status))
+        try:  # ExecStopPost
+            kafka_replay.poststop(self.bootstrap, self.group, self.topic, str(self.state), exit_code, exit_status)
+        except Exception as exc:  # noqa: BLE001 -- the safe point then stays where it was
+            self._note(f"replay poststop failed: {exc}")
+
+    def _terminate(self, timeout: float = 30.0) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -125,19 +148,20 @@ class Shipper:
         self._thread = threading.Thread(target=self._loop, name=f"shipper-{self.name}", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 60.0) -> None:
+        """systemctl stop: SIGTERM (Tenzir drains into the sink and exits 0), then the post-stop step."""
         self._stop.set()
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
         if self._thread:
             self._thread.join(timeout)
 
-    def log_tail(self, lines: int = 30) -> str:
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the supervisor + tenzir log, runs of repeated lines folded."""
         if not self.log.exists():
             return "(no log)"
-        return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        folded: list[list] = []
+        for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if folded and folded[-1][0] == line:
+                folded[-1][1] += 1
+            else:
+                folded.append([line, 1])
+        return "\n".join(f"{text}  (x{n})" if n > 1 else text for text, n in folded[-lines:])

@@ -17,6 +17,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -145,7 +146,7 @@ def wait_for_count(client, index: str, expected: int, timeout: float, shippers=(
             client.indices.refresh(index=index)
             return client.count(index=index)["count"]
         time.sleep(1)
-    tails = "\n".join(f"--- {s.name}\n{s.log_tail()}" for s in shippers)
+    tails = "\n".join(f"--- {s.name} starts={s.starts} rewinds={s.rewinds}\n{s.log_tail()}" for s in shippers)
     raise AssertionError(f"{index}: {count} of {expected} documents after {timeout}s\n{tails}")
 
 
@@ -179,7 +180,24 @@ def zeek_templates(opensearch_server):
     client.close()
 
 
-def start_shipper(workdir, kafka, opensearch, log, fmt, topic, group, **overrides) -> Shipper:
+def opensearch_ready(opensearch):
+    """ExecStartPre #1 of the unit (there: curl on _cluster/health): do not start while the sink is down."""
+
+    def check() -> bool:
+        client = opensearch.client(timeout=5)
+        try:
+            return client.cluster.health()["status"] in ("yellow", "green")
+        except Exception as exc:  # noqa: BLE001 -- down or starting
+            check.last_error = f"{type(exc).__name__}: {exc}"
+            return False
+        finally:
+            client.close()
+
+    check.last_error = None
+    return check
+
+
+def start_shipper(workdir, kafka, opensearch, log, fmt, topic, group, shipper_args=None, **overrides) -> Shipper:
     pipeline = render_pipeline(
         log,
         fmt,
@@ -191,7 +209,16 @@ def start_shipper(workdir, kafka, opensearch, log, fmt, topic, group, **override
         tenzir_opensearch_buffer_timeout="1s",
         **overrides,
     )
-    shipper = Shipper(workdir, f"{topic}", pipeline, kafka.bootstrap, group, topic)
+    shipper = Shipper(
+        workdir,
+        topic,
+        pipeline,
+        kafka.bootstrap,
+        group,
+        topic,
+        ready_check=opensearch_ready(opensearch),
+        **(shipper_args or {}),
+    )
     shipper.start()
     return shipper
 
@@ -307,3 +334,130 @@ def test_zeek_logs_arrive_exactly_once(kafka_server, opensearch_server, zeek_tem
         assert policies == {"zeek-conn-retention"}
     else:
         pytest.xfail(f"ISM plugin not installed in the test OpenSearch: {zeek_templates['ism']}")
+
+
+# --- faults --------------------------------------------------------------------------------------
+
+
+class SlowProducer(threading.Thread):
+    """Feeds messages over ``seconds`` so that a fault lands while shipping is in progress."""
+
+    def __init__(self, bootstrap: str, topic: str, messages: list[bytes], seconds: float):
+        super().__init__(daemon=True)
+        self.bootstrap, self.topic, self.messages, self.seconds = bootstrap, topic, messages, seconds
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            producer = Producer(
+                {
+                    "bootstrap.servers": self.bootstrap,
+                    "enable.idempotence": True,
+                    "linger.ms": 5,
+                    "message.timeout.ms": 180000,
+                    "reconnect.backoff.max.ms": 1000,
+                    "log_level": 2,
+                }
+            )
+            pause = self.seconds / max(1, len(self.messages))
+            for message in self.messages:
+                producer.produce(self.topic, message)
+                producer.poll(0)
+                time.sleep(pause)
+            left = producer.flush(180)
+            if left:
+                raise AssertionError(f"{self.topic}: {left} messages undelivered by the producer")
+        except BaseException as exc:  # noqa: BLE001 -- re-raised in the test thread
+            self.error = exc
+
+
+def fault_run(kafka, opensearch, workdir, log, fmt, messages, fault, prefix):
+    """Ship ``messages`` while ``fault()`` breaks something mid-way; return (documents, shipper)."""
+    client = opensearch.client(timeout=60)
+    topic = unique_name(f"{prefix}-{log}")
+    kafka.create_topic(topic, partitions=2)
+    feeder = SlowProducer(kafka.bootstrap, topic, messages, seconds=12)
+    shipper = start_shipper(
+        workdir,
+        kafka,
+        opensearch,
+        log,
+        fmt,
+        topic,
+        unique_name(prefix),
+        tenzir_index_prefix=f"{prefix}-zeek-",
+    )
+    try:
+        feeder.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until shipping is visibly under way
+            try:
+                client.indices.refresh(index=f"{prefix}-zeek-{log}-*", ignore_unavailable=True)
+                if client.count(index=f"{prefix}-zeek-{log}-*", ignore_unavailable=True)["count"] > 0:
+                    break
+            except Exception:  # noqa: BLE001
+                pass
+            time.sleep(0.3)
+        before = client.count(index=f"{prefix}-zeek-{log}-*")["count"]
+        fault()
+        feeder.join(240)
+        assert not feeder.is_alive() and feeder.error is None, feeder.error
+        return before, shipper, client
+    except BaseException:
+        shipper.stop()
+        raise
+
+
+def check_exactly_once(client, index, want_keys, want_count, shipper):
+    try:
+        count = wait_for_count(client, index, want_count, 90, [shipper])
+    finally:
+        shipper.stop()
+    docs = all_docs(client, index)
+    got = Counter(record_key(flatten(h["_source"])) for h in docs)
+    assert count == want_count == len(docs), f"{index}: {len(docs)} documents for {want_count} records"
+    assert got == want_keys, (
+        f"{index}: lost {sum((want_keys - got).values())}, duplicated {sum((got - want_keys).values())}"
+    )
+    return docs
+
+
+def test_opensearch_crash_while_shipping(kafka_server, opensearch_server, workdir):  # noqa: F811 -- fixture
+    """OpenSearch is SIGKILLed mid-stream and restarted: nothing lost, nothing duplicated."""
+    logs = rita_tsv("conn")
+    messages = [c for t in logs for c in tsv_chunks(t, rows=50)]
+    want = Counter(record_key(tsv_record(t, row)) for t in logs for row in t.rows)
+    total = sum(len(t.rows) for t in logs)
+
+    def crash():
+        opensearch_server.kill()
+        time.sleep(3)
+        opensearch_server.start()
+
+    before, shipper, client = fault_run(
+        kafka_server, opensearch_server, workdir, "conn", "tsv", messages, crash, "faultos"
+    )
+    assert 0 < before < total, (
+        f"the fault did not land mid-stream ({before} of {total} before it)\n{shipper.log_tail()}"
+    )
+    check_exactly_once(client, "faultos-zeek-conn-*", want, total, shipper)
+    assert shipper.starts >= 2, "the shipper never restarted: the crash was not noticed"
+    assert any(r["replayed"] > 0 for r in shipper.rewinds), "no replay happened after the crash"
+
+
+def test_kafka_crash_while_shipping(kafka_server, opensearch_server, workdir):  # noqa: F811 -- fixture
+    """The broker is SIGKILLed mid-stream and restarted: nothing lost, nothing duplicated (ids exact)."""
+    messages = json_messages(open_text(WRCCDC_JSON / "dns.json"))
+    want = Counter(record_key(json.loads(m)) for m in messages)
+
+    def crash():
+        kafka_server.kill()
+        time.sleep(3)
+        kafka_server.start()
+
+    before, shipper, client = fault_run(
+        kafka_server, opensearch_server, workdir, "dns", "json", messages, crash, "faultkafka"
+    )
+    assert 0 < before < len(messages), f"the fault did not land mid-stream ({before} of {len(messages)} before it)"
+    docs = check_exactly_once(client, "faultkafka-zeek-dns-*", want, len(messages), shipper)
+    assert {h["_id"] for h in docs} == {hashlib.sha256(b"dns" + m).hexdigest() for m in messages}
