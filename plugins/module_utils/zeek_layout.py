@@ -536,7 +536,17 @@ def compute_layout(hosts, links=None, settings=None):
     out["findings"] = findings.items
     out["errors"] = [f["message"] for f in findings.items if f["level"] == "error"]
     out["warnings"] = [f["message"] for f in findings.items if f["level"] == "warning"]
+    by_iface = {(e["host"], e["interface"]): e for e in out["interfaces"]}
     for cname, cl in out["clusters"].items():
+        for n in cl["nodes"]:
+            e = by_iface.get((n["host"], n.get("interface")))
+            if e is not None:
+                peak = e.get("traffic_gbps")
+                n["comment"] = (
+                    f"link {e['link'] or '-'}, NUMA node {e['numa_node']}, "
+                    + (f"peak share {peak:.1f} Gb/s, " if peak is not None else "")
+                    + f"capacity {e['capacity_gbps']:.1f} Gb/s, ring {e['buffer_size_mb']} MiB"
+                )
         cl["node_cfg"] = render_node_cfg(cl, cname)
     return out
 
@@ -825,6 +835,8 @@ def render_node_cfg(cluster, name="zeek"):
     lines = [f"# Zeek cluster {name}: {cluster['workers']} worker processes, computed by socforge.core.zeek_layout"]
     for n in cluster["nodes"]:
         lines.append("")
+        if n.get("comment"):
+            lines.append(f"# {n['comment']}")
         lines.append(f"[{n['section']}]")
         lines.append(f"type={n['type']}")
         lines.append(f"host={n['address']}")
