@@ -66,6 +66,12 @@ def unpack_distribution(dest: Path, version: str = OPENSEARCH_VERSION) -> Path:
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(dest)
     home = dest / f"opensearch-{version}"
+    # Modules fetched beside the zip (ingest-common, see scripts/fetch-opensearch) go into modules/.
+    extra_modules = ARTIFACTS / "modules"
+    if extra_modules.is_dir():
+        for module in extra_modules.iterdir():
+            if not (home / "modules" / module.name).exists():
+                shutil.copytree(module, home / "modules" / module.name)
     for script in (home / "bin").iterdir():  # zipfile does not keep the executable bit
         if script.is_file() and not script.suffix:
             script.chmod(0o755)
