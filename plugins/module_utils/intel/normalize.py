@@ -5,6 +5,7 @@ canonical value or a rejection *reason* (a short, stable string the callers coun
 is simple: the writer must never emit a line Zeek's ASCII input reader would misread.
 """
 
+import ipaddress
 import re
 import unicodedata
 
@@ -121,9 +122,15 @@ def canonical_ip(value):
     if "%" in value:  # IPv6 zone ids never appear on the wire Zeek sees
         return None
     try:
-        return str(netaddr.IPAddress(value, flags=netaddr.INET_PTON))
+        ip = netaddr.IPAddress(value, flags=netaddr.INET_PTON)
     except (netaddr.AddrFormatError, ValueError, TypeError):
         return None
+    if ip.version == 4:
+        return str(ip)
+    if ip.is_ipv4_mapped():
+        return str(ip.ipv4())  # Zeek stores IPv4 as v4-mapped IPv6: the same addr, shown as IPv4
+    # RFC 5952 text (netaddr/inet_ntop would print "::1:0" as the deprecated "::0.1.0.0")
+    return str(ipaddress.IPv6Address(int(ip)))
 
 
 def canonical_cidr(value):
@@ -133,10 +140,12 @@ def canonical_cidr(value):
     if ip is None or not prefix.isascii() or not prefix.isdigit() or len(prefix) > 3:
         return None
     try:
-        net = netaddr.IPNetwork(f"{ip}/{int(prefix)}")
+        net = netaddr.IPNetwork(f"{ip}/{int(prefix)}").cidr
     except (netaddr.AddrFormatError, ValueError, TypeError):
         return None
-    return str(net.cidr)
+    if net.version == 6:
+        return f"{ipaddress.IPv6Address(int(net.network))}/{net.prefixlen}"
+    return str(net)
 
 
 def canonical_domain(value):

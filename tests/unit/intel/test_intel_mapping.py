@@ -119,7 +119,9 @@ def test_parity_with_misp_broexport():
         ("domain", "xn--bcher-kva.example", [("xn--bcher-kva.example", n.DOMAIN)]),
         ("domain", "Bücher.example", [("xn--bcher-kva.example", n.DOMAIN)]),  # IDNA
         ("email-src", "a@Bücher.example", [("a@xn--bcher-kva.example", n.EMAIL)]),
-        ("ip-dst", "::ffff:192.0.2.1", [("::ffff:192.0.2.1", n.ADDR)]),
+        ("ip-dst", "::ffff:192.0.2.1", [("192.0.2.1", n.ADDR)]),  # Zeek: the same addr as 192.0.2.1
+        ("ip-dst", "::1:0", [("::1:0", n.ADDR)]),  # not the deprecated "::0.1.0.0" (found by the fuzzer)
+        ("ip-dst", "2001:db8:0:0:1:0:0:1", [("2001:db8::1:0:0:1", n.ADDR)]),  # RFC 5952: first longest run
         ("ssh-fingerprint", "7be56fa7f4f981625ce31fbf8b576c5a", [(FP_COLONS, n.PUBKEY_HASH)]),
     ],
 )  # fmt: skip
