@@ -1,0 +1,196 @@
+"""Benchmark: events/s through Kafka -> Tenzir shipper -> OpenSearch, real Zeek logs replayed in a loop.
+
+Starts a real KRaft Kafka and a real OpenSearch on 127.0.0.1 (the test fixtures' classes, from the
+cached artifacts), installs the opensearch role's Zeek index templates, replays real logs into Kafka
+(RITA conn TSV as self-describing chunks, WRCCDC dns JSON one record per message; each loop shifts
+ts by one microsecond so every replayed record is a distinct document), then starts the shipper
+pipelines roles/tenzir renders and times until every record is searchable.
+
+    python benchmarks/bench_pipeline.py [--conn-records 150000] [--dns-records 50000]
+
+Prints produce rate, shipping rate (events/s, end to end into OpenSearch) and the documents counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _path  # noqa: F401 -- puts .collections on sys.path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+
+import yaml  # noqa: E402 -- after the sys.path set-up
+from ansible_collections.socforge.core.plugins.module_utils import zeek_index  # noqa: E402 -- after the sys.path set-up
+from ansible_collections.socforge.core.plugins.module_utils.zeek_log_chunks import (  # noqa: E402 -- after the sys.path set-up
+    TsvLog,
+    json_messages,
+    open_text,
+    parse_tsv,
+    tsv_chunks,
+)
+from confluent_kafka import Producer  # noqa: E402 -- after the sys.path set-up
+from kafka_server import KafkaServer  # noqa: E402 -- after the sys.path set-up
+from opensearch_server import OpenSearchServer  # noqa: E402 -- after the sys.path set-up
+from tenzir_shipper import Shipper, render_pipeline  # noqa: E402 -- after the sys.path set-up
+
+DATA = _path.SHARED_DATA / "zeek-logs"
+
+
+def shifted_tsv(logs: list[TsvLog], want: int) -> list[TsvLog]:
+    """Replay TSV logs until ``want`` records, loop k adding k microseconds to ts (column 0)."""
+    out, total, k = [], 0, 0
+    while total < want:
+        for log in logs:
+            rows = []
+            for row in log.rows:
+                ts, rest = row.split("\t", 1)
+                rows.append(f"{float(ts) + k * 1e-6:.6f}\t{rest}")
+                total += 1
+                if total >= want:
+                    break
+            out.append(TsvLog(log.path, log.header, log.fields, log.types, tuple(rows)))
+            if total >= want:
+                break
+        k += 1
+    return out
+
+
+def shifted_json(messages: list[bytes], want: int) -> list[bytes]:
+    """Replay JSON records until ``want``, loop k rewriting the ts microseconds (ISO 8601 ts)."""
+    out, k = [], 0
+    while len(out) < want:
+        for m in messages:
+            if k:
+                head, sep, tail = m.partition(b'"ts":"')
+                stamp, rest = tail[:26], tail[26:]  # 2018-03-24T17:15:20.865716
+                micros = (int(stamp[-6:]) + k) % 1_000_000
+                m = head + sep + stamp[:-6] + b"%06d" % micros + rest
+            out.append(m)
+            if len(out) >= want:
+                break
+        k += 1
+    return out
+
+
+def produce(bootstrap: str, topic: str, messages: list[bytes]) -> float:
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.size": 1000000, "compression.type": "lz4"}
+    )
+    start = time.monotonic()
+    for m in messages:
+        while True:
+            try:
+                producer.produce(topic, m)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    producer.flush(300)
+    return time.monotonic() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conn-records", type=int, default=150000)
+    parser.add_argument("--dns-records", type=int, default=50000)
+    parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument("--chunk-rows", type=int, default=500)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="socforge-bench-pipeline-"))
+    workdir.chmod(0o755)
+    kafka = opensearch = None
+    shippers: list[Shipper] = []
+    try:
+        (workdir / "kafka").mkdir()
+        kafka = KafkaServer(workdir / "kafka", heap="512m")
+        kafka.start()
+        (workdir / "os").mkdir()
+        (workdir / "os").chmod(0o755)
+        opensearch = OpenSearchServer(workdir / "os", heap=os.environ.get("SOCFORGE_OPENSEARCH_HEAP", "1g"))
+        opensearch.start()
+        client = opensearch.client(timeout=120)
+        fields = yaml.safe_load((REPO / "roles/opensearch/vars/zeek_fields.yml").read_text())[
+            "__opensearch_zeek_fields"
+        ]
+        for log in ("conn", "dns"):
+            body = zeek_index.zeek_index_template(log, fields[log], replicas=0, refresh_interval="5s")
+            client.indices.put_index_template(name=f"zeek-{log}", body=body)
+
+        conn_logs = [
+            parse_tsv(open_text(f), str(f))
+            for f in sorted((DATA / "rita-testdata/internet-server-2024-04-19").glob("conn.*.log.gz"))
+        ]
+        conn = shifted_tsv(conn_logs, args.conn_records)
+        conn_chunks = [c for t in conn for c in tsv_chunks(t, rows=args.chunk_rows)]
+        dns = shifted_json(json_messages(open_text(DATA / "wrccdc-2018-brimdata/zeek-json/dns.json")), args.dns_records)
+        n_conn, n_dns = sum(len(t.rows) for t in conn), len(dns)
+
+        for topic in ("zeek-conn", "zeek-dns"):
+            kafka.create_topic(topic, partitions=args.partitions)
+        t_conn = produce(kafka.bootstrap, "zeek-conn", conn_chunks)
+        t_dns = produce(kafka.bootstrap, "zeek-dns", dns)
+        print(f"produce: conn TSV {n_conn} records in {len(conn_chunks)} chunks, {n_conn / t_conn:,.0f} records/s")
+        print(f"produce: dns JSON {n_dns} records, {n_dns / t_dns:,.0f} records/s")
+
+        def ready() -> bool:
+            try:
+                return client.cluster.health()["status"] in ("yellow", "green")
+            except Exception:  # noqa: BLE001
+                return False
+
+        start = time.monotonic()
+        for log, fmt in (("conn", "tsv"), ("dns", "json")):
+            tql = render_pipeline(
+                log,
+                fmt,
+                tenzir_kafka_bootstrap_servers=kafka.bootstrap,
+                tenzir_consumer_group="bench",
+                tenzir_opensearch_url=opensearch.url,
+                tenzir_opensearch_user="",
+            )
+            shipper = Shipper(workdir, f"bench-{log}", tql, kafka.bootstrap, "bench", f"zeek-{log}", ready_check=ready)
+            shipper.start()
+            shippers.append(shipper)
+        done_at: dict[str, float] = {}
+        want = {"conn": n_conn, "dns": n_dns}
+        deadline = start + 900
+        while len(done_at) < 2 and time.monotonic() < deadline:
+            time.sleep(1)
+            for log in want:
+                if log in done_at:
+                    continue
+                client.indices.refresh(index=f"zeek-{log}-*", ignore_unavailable=True)
+                if client.count(index=f"zeek-{log}-*", ignore_unavailable=True)["count"] >= want[log]:
+                    done_at[log] = time.monotonic() - start
+        elapsed = time.monotonic() - start
+        counts = {log: client.count(index=f"zeek-{log}-*")["count"] for log in want}
+        for log in want:
+            t = done_at.get(log)
+            rate = f"{want[log] / t:,.0f} events/s" if t else "did not finish"
+            print(
+                f"ship: {log} ({'TSV' if log == 'conn' else 'JSON'}) {counts[log]}/{want[log]} documents, {t or elapsed:.1f} s, {rate}"
+            )
+        total = sum(counts.values())
+        print(
+            f"ship: total {total} documents in {elapsed:.1f} s = {total / elapsed:,.0f} events/s "
+            f"(Kafka -> Tenzir -> OpenSearch, 2 pipelines, {os.cpu_count()} cores shared with Kafka and OpenSearch)"
+        )
+        return 0 if counts == want else 1
+    finally:
+        for s in shippers:
+            s.stop()
+        for server in (opensearch, kafka):
+            if server:
+                server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
