@@ -14,7 +14,8 @@ USERS = {
 
 
 def curl(host, path, user=None, method="GET", body=None, cacert=CA):
-    cmd = ["curl", "-s", "-o", "/tmp/out.json", "-w", "%{http_code}", "-X", method]
+    """(HTTP status, parsed JSON body or raw text) of a request made inside the container."""
+    cmd = ["curl", "-s", "-w", "\\n%{http_code}", "-X", method]
     if cacert:
         cmd += ["--cacert", cacert]
     if user:
@@ -22,8 +23,8 @@ def curl(host, path, user=None, method="GET", body=None, cacert=CA):
     if body is not None:
         cmd += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
     result = host.run(" ".join(f"'{c}'" for c in cmd) + f" '{BASE}{path}'")
-    out = host.file("/tmp/out.json").content_string if host.file("/tmp/out.json").exists else ""
-    return int(result.stdout or 0), (json.loads(out) if out.startswith("{") else out)
+    text, _, status = result.stdout.rpartition("\n")
+    return int(status or 0), (json.loads(text) if text.startswith("{") else text)
 
 
 def test_service_running_as_opensearch_user(host):
