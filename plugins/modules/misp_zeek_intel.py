@@ -32,7 +32,7 @@ description:
   - Keeps a state database (SQLite) so later runs only fetch what changed since the last sync
     point; deleted attributes, cleared C(to_ids), events that left the filter or aged out are
     removed from the file and written to the removals file, which the C(socforge-intel) Zeek
-    package (role M(socforge.core.zeek_intel)) feeds to C(Intel::remove).
+    package (role C(socforge.core.zeek_intel)) feeds to C(Intel::remove).
   - On any upstream failure (MISP unreachable, HTTP 4xx/5xx, TLS error, bad feed file) the module
     fails with a message naming the cause and leaves the existing intel file untouched.
 author:
