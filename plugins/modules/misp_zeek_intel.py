@@ -188,12 +188,12 @@ removals:
   returned: always
   type: int
 rejected:
-  description: Rejected values by reason.
+  description: Rejected values by reason, among the events processed in this run (all on a full sync, the changed ones on an incremental one).
   returned: always
   type: dict
   sample: {"invalid_ip": 2, "control_character": 1}
 skipped_types:
-  description: Attributes of MISP types that have no Zeek mapping, by type.
+  description: Attributes of MISP types that have no Zeek mapping, by type (events processed in this run).
   returned: always
   type: dict
 events:
