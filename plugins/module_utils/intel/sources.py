@@ -179,23 +179,32 @@ class MispRestSource:
             page += 1
 
     def _windows(self, field, start, end):
-        """Adaptive windows over [start, end]: grow past empty stretches, shrink when crowded."""
+        """Walk [start, end] in windows that each fit in one page: an empty window grows the next
+        one, a full page halves the window and asks again. Only a single second holding more than a
+        page of events is paged (unavoidable), so no request goes deep into ``page``."""
         size = self.window
         lo = start
-        target = self.page_limit * 5
+        limit = self.page_limit
         while lo <= end:
             hi = min(end, lo + size - 1)
-            count = 0
-            for ev in self._paged(**{field: [lo, hi]}):
-                count += 1
-                yield ev
+            batch = self._search(limit=limit, page=1, **{field: [lo, hi]})
+            if len(batch) >= limit and hi > lo:
+                size = max(1, (hi - lo + 1) // 2)  # too crowded for one page: retry a smaller window
+                continue
+            yield from batch
+            if len(batch) >= limit:  # one second with more than a page of events
+                page = 2
+                while True:
+                    more = self._search(limit=limit, page=page, **{field: [lo, hi]})
+                    yield from more
+                    if len(more) < limit:
+                        break
+                    page += 1
             lo = hi + 1
-            if count == 0:
+            if not batch:
                 size = min(size * 4, 20 * 365 * 86400)
-            elif count > target:
-                size = max(3600, size // 2)
-            elif count < target // 4:
-                size = size * 2
+            elif len(batch) < limit // 2:
+                size *= 2
 
     def fetch(self, known, since):
         self.deleted = set()

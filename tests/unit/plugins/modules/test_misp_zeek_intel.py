@@ -209,3 +209,19 @@ def test_check_mode_and_diff(monkeypatch, misp_double, tmp_path):
 def test_bad_arguments(monkeypatch, args, message):
     res = fail_module(monkeypatch, misp_zeek_intel, args)
     assert message in res["msg"]
+
+
+def test_time_windows_keep_pages_shallow(monkeypatch, misp_double, tmp_path):
+    """Small pages: the same file as big pages, fetched in timestamp windows, never deep pages."""
+    big = tmp_path / "big.intel"
+    run_module(monkeypatch, misp_zeek_intel, args_for(misp_double, big, page_limit=1000))
+    misp_double.clear_requests()
+    small = tmp_path / "small.intel"
+    res = run_module(monkeypatch, misp_zeek_intel, args_for(misp_double, small, page_limit=3))
+    assert small.read_bytes().replace(b"small", b"big") == big.read_bytes().replace(b"small", b"big")
+    searches = [r.body for r in misp_double.requests_to(r"/events/restSearch")]
+    windows = {tuple(q["timestamp"]) for q in searches}
+    deepest = max(int(q["page"]) for q in searches)
+    flat_pages = -(-res["events"] // 3)  # what plain paging over all events would need
+    assert len(windows) > 1 and all(isinstance(q["timestamp"], list) for q in searches)
+    assert deepest == 1 < flat_pages, (deepest, flat_pages)
