@@ -10,7 +10,7 @@ PY = "python3 -c '{}'"
 def admin(host, code):
     script = (
         "import json; from confluent_kafka.admin import AdminClient, ConfigResource;"
-        "a = AdminClient({\"bootstrap.servers\": \"10.89.96.10:9092\"});" + code
+        'a = AdminClient({"bootstrap.servers": "10.89.96.10:9092"});' + code
     )
     out = host.check_output(PY.format(script))
     return json.loads(out)
@@ -41,14 +41,14 @@ def test_zeek_topics_with_partitions_and_retention(host):
     topics = admin(
         host,
         "m = a.list_topics(timeout=10).topics;"
-        "print(json.dumps({t: len(m[t].partitions) for t in m if t.startswith(\"zeek-\")}))",
+        'print(json.dumps({t: len(m[t].partitions) for t in m if t.startswith("zeek-")}))',
     )
     assert topics == {"zeek-conn": 6, "zeek-dns": 3, "zeek-ssl": 3}
     retention = admin(
         host,
-        "r = ConfigResource(\"topic\", \"zeek-conn\");"
+        'r = ConfigResource("topic", "zeek-conn");'
         "c = a.describe_configs([r])[r].result(10);"
-        "print(json.dumps(c[\"retention.ms\"].value))",
+        'print(json.dumps(c["retention.ms"].value))',
     )
     assert retention == str(24 * 3600 * 1000)
 
@@ -56,10 +56,10 @@ def test_zeek_topics_with_partitions_and_retention(host):
 def test_produce_and_consume_a_zeek_record(host):
     code = (
         "from confluent_kafka import Producer, Consumer;"
-        "p = Producer({\"bootstrap.servers\": \"10.89.96.10:9092\"});"
-        "p.produce(\"zeek-dns\", b\"{\\\"_path\\\": \\\"dns\\\"}\"); p.flush(10);"
-        "c = Consumer({\"bootstrap.servers\": \"10.89.96.10:9092\", \"group.id\": \"verify\","
-        " \"auto.offset.reset\": \"earliest\"}); c.subscribe([\"zeek-dns\"]);"
+        'p = Producer({"bootstrap.servers": "10.89.96.10:9092"});'
+        'p.produce("zeek-dns", b"{\\"_path\\": \\"dns\\"}"); p.flush(10);'
+        'c = Consumer({"bootstrap.servers": "10.89.96.10:9092", "group.id": "verify",'
+        ' "auto.offset.reset": "earliest"}); c.subscribe(["zeek-dns"]);'
         "m = None\n"
         "for _ in range(30):\n"
         "    m = c.poll(1)\n"

@@ -23,7 +23,7 @@ def tokens(text):
         if text[pos:].strip() == "":
             break
         m = TOKEN.match(text, pos)
-        assert m, f"unexpected character at {pos}: {text[pos:pos + 40]!r}"
+        assert m, f"unexpected character at {pos}: {text[pos : pos + 40]!r}"
         pos = m.end()
         if not m.group("comment"):
             out.append(m.group(0).strip())
@@ -108,7 +108,7 @@ def test_pipeline_files_parse_and_do_what_the_site_needs(host):
         text = f.content_string
         assert "molecule-" not in text, "a secret leaked into a pipeline file"
         config = parse_config(text)
-        (kind, kafka), = config["input"]
+        ((kind, kafka),) = config["input"]
         assert kind == "kafka"
         assert kafka["topics"] == [f"zeek-{log}"] and kafka["codec"] == "json"
         assert kafka["bootstrap_servers"] == "kafka1:9092,kafka2:9092"
@@ -117,13 +117,13 @@ def test_pipeline_files_parse_and_do_what_the_site_needs(host):
         filters = dict(config["filter"])
         assert filters["date"]["match"] == ["ts", "UNIX", "ISO8601"] and filters["date"]["target"] == "@timestamp"
         assert filters["fingerprint"]["target"] == "[@metadata][doc_id]"
-        (kind, out), = config["output"]
+        ((kind, out),) = config["output"]
         assert kind == "opensearch"
         assert out["index"] == f"zeek-{log}-%{{+YYYY.MM.dd}}"
         assert out["document_id"] == "%{[@metadata][doc_id]}" and out["action"] == "index"
         assert out["hosts"] == ["https://os1:9200", "https://os2:9200"]
         assert out["cacert"] == "/etc/ssl/socforge/ca.pem" and out["ssl_certificate_verification"] == "true"
-        assert out["password"] == "${LOGSTASH_OPENSEARCH_PASSWORD}"
+        assert out["password"] == "${LOGSTASH_OPENSEARCH_PASSWORD}"  # noqa: S105 -- a reference, not a secret
         assert out["manage_template"] == "false"
 
 
