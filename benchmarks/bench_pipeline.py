@@ -44,14 +44,15 @@ DATA = _path.SHARED_DATA / "zeek-logs"
 
 
 def shifted_tsv(logs: list[TsvLog], want: int) -> list[TsvLog]:
-    """Replay TSV logs until ``want`` records, loop k adding k microseconds to ts (column 0)."""
+    """Replay TSV logs until ``want`` records, loop k adding k microseconds to the ts column."""
     out, total, k = [], 0, 0
     while total < want:
         for log in logs:
-            rows = []
+            rows, col = [], log.fields.index("ts")
             for row in log.rows:
-                ts, rest = row.split("\t", 1)
-                rows.append(f"{float(ts) + k * 1e-6:.6f}\t{rest}")
+                cols = row.split("\t")
+                cols[col] = f"{float(cols[col]) + k * 1e-6:.6f}"
+                rows.append("\t".join(cols))
                 total += 1
                 if total >= want:
                     break

@@ -150,7 +150,8 @@ class KafkaServer:
         from confluent_kafka.admin import AdminClient
 
         deadline = time.monotonic() + timeout
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000})
+        # log_level 2: no "connection refused" lines while the broker is still starting
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000, "log_level": 2})
         while time.monotonic() < deadline:
             if self.process and self.process.poll() is not None:
                 raise RuntimeError(f"Kafka exited with {self.process.returncode}; log tail:\n{self.log_tail()}")
