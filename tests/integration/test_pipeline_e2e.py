@@ -214,7 +214,7 @@ def start_shipper(workdir, kafka, opensearch, log, fmt, topic, group, shipper_ar
         topic,
         pipeline,
         kafka.bootstrap,
-        group,
+        f"{group}-{log}",  # the group the rendered pipeline uses
         topic,
         ready_check=opensearch_ready(opensearch),
         **(shipper_args or {}),
