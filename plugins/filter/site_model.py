@@ -49,6 +49,16 @@ def soc_lab_network_arg(network, addresses, networks):
     return f"{networks[network]['podman_network']}:ip={addresses[network]}"
 
 
+def soc_interface_with_address(facts, address):
+    """Name of the interface holding IPv4 `address` in a host's facts ('' if none): a stable choice
+    of VLAN parent where a host has several default routes (as lab containers on several networks do)."""
+    for name in facts.get("interfaces") or []:
+        ipv4 = (facts.get(name.replace("-", "_")) or {}).get("ipv4") or {}
+        if address and ipv4.get("address") == address:
+            return name
+    return ""
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -57,5 +67,6 @@ class FilterModule:
             "soc_isolation_pairs": _wrap(site_model.isolation_pairs),
             "soc_site_hosts": soc_site_hosts,
             "soc_lab_network_arg": soc_lab_network_arg,
+            "soc_interface_with_address": soc_interface_with_address,
             "soc_hosts_in_stage": _wrap(site_model.hosts_in_stage),
         }
