@@ -45,7 +45,7 @@ options:
     type: int
     default: 1
   config:
-    description: Topic-level configs, e.g. C({retention.ms: 604800000}).
+    description: Topic-level configs, for example C(retention.ms=604800000) given as a mapping.
     type: dict
     default: {}
   client_config:
