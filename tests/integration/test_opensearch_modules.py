@@ -16,7 +16,9 @@ from ansible_collections.socforge.core.plugins.module_utils.zeek_index import ze
 from ansible_collections.socforge.core.plugins.modules import opensearch_index_template as tmpl_mod
 from ansible_collections.socforge.core.plugins.modules import opensearch_ingest_pipeline as pipe_mod
 from opensearchpy import helpers
-from os_utils import run_module, run_module_fail
+
+from tests.unit.plugins.modules.utils import fail_module as run_module_fail
+from tests.unit.plugins.modules.utils import run_module
 
 pytestmark = pytest.mark.integration
 

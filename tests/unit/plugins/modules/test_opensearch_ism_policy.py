@@ -3,7 +3,9 @@
 import pytest
 from ansible_collections.socforge.core.plugins.modules import opensearch_ism_policy as mod
 from ism_double import IsmDouble
-from os_utils import run_module, run_module_fail
+
+from tests.unit.plugins.modules.utils import fail_module as run_module_fail
+from tests.unit.plugins.modules.utils import run_module
 
 POLICY = {
     "description": "zeek conn - hot then delete after 30 days",

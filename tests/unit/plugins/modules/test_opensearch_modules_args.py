@@ -5,7 +5,8 @@ import socket
 import pytest
 from ansible_collections.socforge.core.plugins.modules import opensearch_index_template as tmpl_mod
 from ansible_collections.socforge.core.plugins.modules import opensearch_ingest_pipeline as pipe_mod
-from os_utils import run_module_fail
+
+from tests.unit.plugins.modules.utils import fail_module as run_module_fail
 
 
 @pytest.fixture
