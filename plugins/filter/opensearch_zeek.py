@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 name: zeek_index_template
 short_description: OpenSearch index template for one Zeek log
 description:
-  - Turns a Zeek log's C({field: zeek_type}) list into a composable index template for
+  - Turns a Zeek log's mapping of field name to Zeek type into a composable index template for
     C(<prefix>-<log>-*) - addresses as C(ip), ports as C(integer), C(ts) as C(date), dotted names
     (C(id.orig_h)) as nested properties.
   - The companion filter C(zeek_ism_policy) returns the retention policy (hot, deleted after N days).
@@ -20,7 +20,7 @@ options:
     type: str
     required: true
   fields:
-    description: Field name to Zeek type, for example C({"id.orig_h": "addr"}).
+    description: Field name to Zeek type, for example C(id.orig_h) to C(addr).
     type: dict
     required: true
   settings:
