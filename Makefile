@@ -4,8 +4,6 @@ SHELL := /bin/bash
 export CONTAINERS_CONF := $(CURDIR)/containers/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
-export PY_COLORS := 1
-export ANSIBLE_FORCE_COLOR := 1
 STAMP := .venv/.bootstrap-done
 SCENARIOS ?= $(sort $(filter-out shared,$(notdir $(patsubst %/,%,$(dir $(wildcard molecule/*/molecule.yml))))))
 

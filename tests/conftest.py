@@ -1,6 +1,7 @@
 """Test-wide set-up: make the collection importable by its FQCN path, and the test helpers
 (`tests.misp_double`) importable by package; register the MISP test double's fixtures."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,5 +16,9 @@ for path in (COLLECTIONS, REPO):
         sys.path.insert(0, str(path))
 
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+# Tests read ansible-playbook's output: keep it free of colour codes whatever the caller's settings.
+os.environ.pop("ANSIBLE_FORCE_COLOR", None)
+os.environ["ANSIBLE_NOCOLOR"] = "1"
 
 pytest_plugins = ["tests.misp_double.fixtures"]
