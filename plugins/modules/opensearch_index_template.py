@@ -70,16 +70,13 @@ template:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 from ansible_collections.socforge.core.plugins.module_utils.opensearch_client import (  # noqa: E402
-    HAS_OPENSEARCHPY,
-    OPENSEARCHPY_IMPORT_ERROR,
     NotFoundError,
-    OpenSearchConfigError,
-    build_client,
-    connection_argument_spec,
-    error_message,
     normalize_index_template,
+)
+from ansible_collections.socforge.core.plugins.module_utils.opensearch_module import (  # noqa: E402
+    ensure_named_object,
+    named_object_module,
 )
 
 
@@ -95,45 +92,21 @@ def get_current(client, name):
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
-        name={"type": "str", "required": True},
-        state={"type": "str", "choices": ["present", "absent"], "default": "present"},
-        template={"type": "dict"},
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_if=[("state", "present", ["template"])],
-        supports_check_mode=True,
-    )
-    if not HAS_OPENSEARCHPY:
-        module.fail_json(msg=missing_required_lib("opensearch-py"), exception=str(OPENSEARCHPY_IMPORT_ERROR))
+    module = named_object_module("template")
     name = module.params["name"]
-    state = module.params["state"]
     body = module.params["template"]
-    if state == "present" and not body.get("index_patterns"):
+    if module.params["state"] == "present" and not body.get("index_patterns"):
         module.fail_json(msg=f"template: index template {name!r} needs index_patterns")
-
-    try:
-        client = build_client(module.params)
-        current = get_current(client, name)
-        if state == "absent":
-            changed = current is not None
-            if changed and not module.check_mode:
-                client.indices.delete_index_template(name=name)
-            module.exit_json(changed=changed, diff={"before": current or {}, "after": {}})
-
-        desired = normalize_index_template(body)
-        changed = current != desired
-        after = desired
-        if changed and not module.check_mode:
-            client.indices.put_index_template(name=name, body=body)
-            after = get_current(client, name)
-        module.exit_json(changed=changed, template=after, diff={"before": current or {}, "after": desired})
-    except OpenSearchConfigError as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:  # noqa: BLE001 -- any client/server error becomes a named module failure
-        module.fail_json(msg=f"index template {name!r}: {error_message(exc)}")
+    ensure_named_object(
+        module,
+        label="index template",
+        result_key="template",
+        desired=normalize_index_template(body) if body else None,
+        differs=lambda current, desired: current != desired,
+        get=lambda client: (get_current(client, name), None),
+        put=lambda client, _token: client.indices.put_index_template(name=name, body=body),
+        delete=lambda client: client.indices.delete_index_template(name=name),
+    )
 
 
 if __name__ == "__main__":

@@ -56,15 +56,10 @@ pipeline:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible_collections.socforge.core.plugins.module_utils.opensearch_client import (  # noqa: E402
-    HAS_OPENSEARCHPY,
-    OPENSEARCHPY_IMPORT_ERROR,
-    NotFoundError,
-    OpenSearchConfigError,
-    build_client,
-    connection_argument_spec,
-    error_message,
+from ansible_collections.socforge.core.plugins.module_utils.opensearch_client import NotFoundError  # noqa: E402
+from ansible_collections.socforge.core.plugins.module_utils.opensearch_module import (  # noqa: E402
+    ensure_named_object,
+    named_object_module,
 )
 
 
@@ -77,44 +72,21 @@ def get_current(client, name):
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
-        name={"type": "str", "required": True},
-        state={"type": "str", "choices": ["present", "absent"], "default": "present"},
-        pipeline={"type": "dict"},
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_if=[("state", "present", ["pipeline"])],
-        supports_check_mode=True,
-    )
-    if not HAS_OPENSEARCHPY:
-        module.fail_json(msg=missing_required_lib("opensearch-py"), exception=str(OPENSEARCHPY_IMPORT_ERROR))
+    module = named_object_module("pipeline")
     name = module.params["name"]
-    state = module.params["state"]
     pipeline = module.params["pipeline"]
-    if state == "present" and not isinstance(pipeline.get("processors"), list):
+    if module.params["state"] == "present" and not isinstance(pipeline.get("processors"), list):
         module.fail_json(msg=f"pipeline: ingest pipeline {name!r} needs a processors list")
-
-    try:
-        client = build_client(module.params)
-        current = get_current(client, name)
-        if state == "absent":
-            changed = current is not None
-            if changed and not module.check_mode:
-                client.ingest.delete_pipeline(id=name)
-            module.exit_json(changed=changed, diff={"before": current or {}, "after": {}})
-
-        changed = current != pipeline
-        after = pipeline
-        if changed and not module.check_mode:
-            client.ingest.put_pipeline(id=name, body=pipeline)
-            after = get_current(client, name)
-        module.exit_json(changed=changed, pipeline=after, diff={"before": current or {}, "after": pipeline})
-    except OpenSearchConfigError as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:  # noqa: BLE001 -- any client/server error becomes a named module failure
-        module.fail_json(msg=f"ingest pipeline {name!r}: {error_message(exc)}")
+    ensure_named_object(
+        module,
+        label="ingest pipeline",
+        result_key="pipeline",
+        desired=pipeline,
+        differs=lambda current, desired: current != desired,
+        get=lambda client: (get_current(client, name), None),
+        put=lambda client, _token: client.ingest.put_pipeline(id=name, body=pipeline),
+        delete=lambda client: client.ingest.delete_pipeline(id=name),
+    )
 
 
 if __name__ == "__main__":

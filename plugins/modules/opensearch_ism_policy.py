@@ -74,18 +74,15 @@ policy:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 from ansible_collections.socforge.core.plugins.module_utils.opensearch_client import (  # noqa: E402
-    HAS_OPENSEARCHPY,
-    OPENSEARCHPY_IMPORT_ERROR,
     NotFoundError,
-    OpenSearchConfigError,
-    build_client,
-    connection_argument_spec,
-    error_message,
     is_subset,
     strip_ism_server_fields,
     validate_ism_policy,
+)
+from ansible_collections.socforge.core.plugins.module_utils.opensearch_module import (  # noqa: E402
+    ensure_named_object,
+    named_object_module,
 )
 
 
@@ -97,50 +94,32 @@ def get_current(client, name):
     return strip_ism_server_fields(found.get("policy") or {}), found
 
 
+def put_policy(client, name, policy, raw):
+    """Update with the stored sequence number, so a concurrent change is refused, not overwritten."""
+    params = None
+    if raw is not None:
+        params = {"if_seq_no": raw["_seq_no"], "if_primary_term": raw["_primary_term"]}
+    client.plugins.index_management.put_policy(policy=name, body={"policy": policy}, params=params)
+
+
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
-        name={"type": "str", "required": True},
-        state={"type": "str", "choices": ["present", "absent"], "default": "present"},
-        policy={"type": "dict"},
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_if=[("state", "present", ["policy"])],
-        supports_check_mode=True,
-    )
-    if not HAS_OPENSEARCHPY:
-        module.fail_json(msg=missing_required_lib("opensearch-py"), exception=str(OPENSEARCHPY_IMPORT_ERROR))
+    module = named_object_module("policy")
     name = module.params["name"]
-    state = module.params["state"]
     policy = module.params["policy"]
-    if state == "present":
+    if module.params["state"] == "present":
         problems = validate_ism_policy(policy)
         if problems:
             module.fail_json(msg=f"ISM policy {name!r} is invalid: " + "; ".join(problems), problems=problems)
-
-    try:
-        client = build_client(module.params)
-        current, raw = get_current(client, name)
-        if state == "absent":
-            changed = current is not None
-            if changed and not module.check_mode:
-                client.plugins.index_management.delete_policy(policy=name)
-            module.exit_json(changed=changed, diff={"before": current or {}, "after": {}})
-
-        changed = current is None or not is_subset(policy, current)
-        after = policy
-        if changed and not module.check_mode:
-            params = None
-            if raw is not None:
-                params = {"if_seq_no": raw["_seq_no"], "if_primary_term": raw["_primary_term"]}
-            client.plugins.index_management.put_policy(policy=name, body={"policy": policy}, params=params)
-            after, _ = get_current(client, name)
-        module.exit_json(changed=changed, policy=after, diff={"before": current or {}, "after": policy})
-    except OpenSearchConfigError as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:  # noqa: BLE001 -- any client/server error becomes a named module failure
-        module.fail_json(msg=f"ISM policy {name!r}: {error_message(exc)}")
+    ensure_named_object(
+        module,
+        label="ISM policy",
+        result_key="policy",
+        desired=policy,
+        differs=lambda current, desired: current is None or not is_subset(desired, current),
+        get=lambda client: get_current(client, name),
+        put=lambda client, raw: put_policy(client, name, policy, raw),
+        delete=lambda client: client.plugins.index_management.delete_policy(policy=name),
+    )
 
 
 if __name__ == "__main__":
