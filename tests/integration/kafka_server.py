@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -26,6 +25,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from process_group import kill_process_group, stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / ".cache" / "artifacts" / "kafka"
@@ -166,19 +166,11 @@ class KafkaServer:
 
     def stop(self, timeout: float = 60.0) -> None:
         """Clean shutdown (SIGTERM), as systemd stops the broker."""
-        if not self.process or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        stop_process_group(self.process, timeout)
 
     def kill(self) -> None:
         """Hard crash (SIGKILL), for fault tests."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        kill_process_group(self.process)
 
     def admin(self):
         from confluent_kafka.admin import AdminClient

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
+from process_group import kill_process_group, stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / ".cache" / "artifacts" / "opensearch"
@@ -154,20 +154,11 @@ class OpenSearchServer:
         raise TimeoutError(f"OpenSearch not ready after {timeout}s; log tail:\n{self.log_tail()}")
 
     def stop(self, timeout: float = 60.0) -> None:
-        if not self.process or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        stop_process_group(self.process, timeout)
 
     def kill(self) -> None:
         """Hard crash (SIGKILL), for fault tests."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        kill_process_group(self.process)
 
     def log_tail(self, lines: int = 40) -> str:
         log = self.logs / "stdout.log"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -22,6 +21,7 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 from ansible_collections.socforge.core.plugins.module_utils import kafka_replay
+from process_group import stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "tenzir"
@@ -129,13 +129,7 @@ class Shipper:
             self._note(f"replay poststop failed: {exc}")
 
     def _terminate(self, timeout: float = 30.0) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        stop_process_group(self.process, timeout)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
