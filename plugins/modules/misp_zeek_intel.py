@@ -3,6 +3,7 @@
 # Apache License 2.0 (see galaxy.yml)
 
 import os
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.socforge.core.plugins.module_utils.intel.events import MetaOptions
@@ -263,32 +264,26 @@ def main():
         module.fail_json(msg=f"published_within_days must be >= 0, got {p['published_within_days']}")
     mode = _mode(module)
     try:
+        transport = {
+            "validate_certs": p["validate_certs"],
+            "ca_path": p["ca_path"],
+            "timeout": p["timeout"],
+            "retries": p["retries"],
+            "backoff": p["retry_backoff"],
+        }
         if p["misp_url"]:
             source = MispRestSource(
                 p["misp_url"],
                 p["misp_key"],
-                validate_certs=p["validate_certs"],
-                ca_path=p["ca_path"],
-                timeout=p["timeout"],
-                retries=p["retries"],
-                backoff=p["retry_backoff"],
                 page_limit=p["page_limit"],
                 published_only=p["published_only"],
                 enforce_warninglist=p["enforce_warninglist"],
+                **transport,
             )
-            from urllib.parse import urlsplit
-
             default_name = urlsplit(p["misp_url"]).hostname or "MISP"
             default_base = p["misp_url"]
         else:
-            source = FeedSource(
-                p["feed_path"],
-                validate_certs=p["validate_certs"],
-                ca_path=p["ca_path"],
-                timeout=p["timeout"],
-                retries=p["retries"],
-                backoff=p["retry_backoff"],
-            )
+            source = FeedSource(p["feed_path"], **transport)
             default_name, default_base = "MISP feed", ""
         flt = IntelFilter.build(
             to_ids_only=p["to_ids_only"],
