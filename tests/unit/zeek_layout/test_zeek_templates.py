@@ -137,6 +137,102 @@ def test_node_cfg_and_networks_cfg_templates():
     assert nets.splitlines()[-2:] == ["10.20.110.0/24\tAdmin", "192.0.2.0/24\tCampus"]
 
 
+# --- Kafka output: one topic per log ----------------------------------------------------------------
+
+
+def role_defaults(role):
+    return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+
+
+def zeek_declarations(text):
+    """Read a Zeek script's declarations from zeekscript's syntax tree: ``redef`` values by id (source
+    text) and string-to-string table constants by module-qualified id (as a dict)."""
+    script = zeekscript.Script(io.BytesIO(text.encode()))
+    assert script.parse() and not script.has_error(), script.get_error()
+
+    def src(node):
+        return script.get_content(*node.script_range()).decode()
+
+    def kids(node, kind):
+        return [c for c in node.nonerr_children if c.type == kind]
+
+    def string(node):  # an expr node holding one string constant
+        (const,) = kids(node, "constant")
+        return json.loads(src(const))
+
+    redefs, tables, module = {}, {}, "GLOBAL"
+    for node, _ in script.traverse():
+        if node.type == "module_decl":
+            module = src(kids(node, "id")[0])
+        elif node.type == "redef_decl" and kids(node, "initializer"):
+            (expr,) = kids(kids(node, "initializer")[0], "expr")
+            redefs[src(kids(node, "id")[0])] = src(expr)
+        elif node.type == "const_decl" and kids(node, "initializer"):
+            (expr,) = kids(kids(node, "initializer")[0], "expr")
+            if src(expr).startswith("table("):
+                entries = {}
+                for lists in kids(expr, "expr_list"):
+                    for entry in kids(lists, "expr"):  # ["key"] = "value": expr(`[` expr_list `]`) = expr
+                        index, value = kids(entry, "expr")
+                        (key_list,) = kids(index, "expr_list")
+                        (key,) = kids(key_list, "expr")
+                        entries[string(key)] = string(value)
+                tables[f"{module}::{src(kids(node, 'id')[0])}"] = entries
+    return redefs, tables
+
+
+KAFKA_FILTER = (
+    'Log::add_filter(id, [$name="socforge-kafka", $writer=Log::WRITER_KAFKAWRITER,\n'
+    '\t\t                     $config=table(["topic_name"] = topics[stream$path])]);'
+)
+
+
+def test_kafka_output_sends_each_log_to_the_topic_the_kafka_role_creates():
+    text = render("opt/zeek/share/zeek/site/local.zeek.j2", zeek_kafka_enabled=True, zeek_kafka_brokers=["k1:9092"])
+    redefs, tables = zeek_declarations(text)
+    kafka = role_defaults("kafka")
+    created = {log: kafka["kafka_topic_prefix"] + log for log in kafka["kafka_zeek_logs"]}
+    assert tables["SOCForgeKafka::topics"] == created
+    assert created["conn"] == "zeek-conn" and created["known_certs"] == "zeek-known_certs"
+    # No shared topic to fall back on, plain records (the topic names the log), brokers as given.
+    assert redefs["Kafka::topic_name"] == '""'
+    assert redefs["Kafka::tag_json"] == "F"
+    assert redefs["Kafka::kafka_conf"].startswith('table(\n\t["metadata.broker.list"] = "k1:9092"\n)')
+    # The package's own filters would all write to one topic: they stay off.
+    assert "send_all_active_logs" not in text and "logs_to_send" not in text
+    # Every stream whose path is in the table gets a filter whose topic is the table's entry.
+    assert KAFKA_FILTER in text
+    assert "if ( ! stream?$path || stream$path !in topics )\n\t\t\tnext;" in text
+    # The shippers read the same topics.
+    tenzir, logstash = role_defaults("tenzir"), role_defaults("logstash")
+    assert tenzir["tenzir_kafka_topic_prefix"] == logstash["logstash_kafka_topic_prefix"] == kafka["kafka_topic_prefix"]
+    assert set(tenzir["tenzir_logs"]) == set(logstash["logstash_zeek_logs"]) == set(kafka["kafka_zeek_logs"])
+
+
+def test_kafka_topic_prefix_and_logs_follow_the_variables():
+    text = render(
+        "opt/zeek/share/zeek/site/local.zeek.j2",
+        zeek_kafka_enabled=True,
+        zeek_kafka_brokers=["k1:9092", "k2:9092"],
+        zeek_kafka_topic_prefix="site1.zeek_",
+        zeek_kafka_logs=["conn", "dns"],
+        zeek_local_extra="redef Kafka::max_wait_on_shutdown = 5000;",
+    )
+    redefs, tables = zeek_declarations(text)
+    assert tables["SOCForgeKafka::topics"] == {"conn": "site1.zeek_conn", "dns": "site1.zeek_dns"}
+    assert '"k1:9092,k2:9092"' in redefs["Kafka::kafka_conf"]
+    # The module block is closed again: site additions land in the global namespace.
+    assert text.index("module GLOBAL;") < text.index("redef Kafka::max_wait_on_shutdown")
+    assert redefs["Kafka::max_wait_on_shutdown"] == "5000"
+
+
+def test_kafka_output_off_by_default():
+    text = render("opt/zeek/share/zeek/site/local.zeek.j2")
+    redefs, tables = zeek_declarations(text)
+    assert "Seiso/Kafka" not in text and "SOCForgeKafka::topics" not in tables
+    assert not [k for k in redefs if k.startswith("Kafka::")]
+
+
 # ---------------------------------------------------------------------------------------------
 # The alert sender, for real, against a loopback HTTP server
 # ---------------------------------------------------------------------------------------------
