@@ -145,12 +145,6 @@ def main() -> int:
         print(f"produce: conn TSV {n_conn} records in {len(conn_chunks)} chunks, {n_conn / t_conn:,.0f} records/s")
         print(f"produce: dns JSON {n_dns} records, {n_dns / t_dns:,.0f} records/s")
 
-        def ready() -> bool:
-            try:
-                return client.cluster.health()["status"] in ("yellow", "green")
-            except Exception:  # noqa: BLE001
-                return False
-
         start = time.monotonic()
         for log, fmt in (("conn", "tsv"), ("dns", "json")):
             tql = render_pipeline(
@@ -162,7 +156,7 @@ def main() -> int:
                 tenzir_opensearch_user="",
             )
             shipper = Shipper(
-                workdir, f"bench-{log}", tql, kafka.bootstrap, f"bench-{log}", f"zeek-{log}", ready_check=ready
+                workdir, f"bench-{log}", tql, kafka.bootstrap, f"bench-{log}", f"zeek-{log}", opensearch.url
             )
             shipper.start()
             shippers.append(shipper)
@@ -177,7 +171,7 @@ def main() -> int:
         deadline = start + 900
 
         def indexed(log: str) -> int:
-            stats = client.indices.stats(index=f"zeek-{log}-*", metric="indexing", ignore_unavailable=True)
+            stats = client.indices.stats(index=f"zeek-{log}-*", metric="indexing")  # no index yet: _all is empty
             return stats.get("_all", {}).get("primaries", {}).get("indexing", {}).get("index_total", 0)
 
         while len(done_at) < 2 and time.monotonic() < deadline:

@@ -20,12 +20,21 @@ action ``index``, so a replayed record overwrites itself. The replay after a fai
 how long a run lives: the unit sets ``RuntimeMaxSec`` so a healthy pipeline restarts cleanly (and
 moves its safe point) periodically.
 
-Pure logic (:func:`plan_rewind`, :func:`safe_after_stop`) is separate from the client calls, which
-use confluent-kafka (librdkafka). Stand-alone CLI (no Ansible; needs python3-confluent-kafka)::
+``run`` is the shipper unit's main process: a supervisor that loops health check -> ``prestart`` ->
+one *drain run* of the shipper (it reads its topic to the end and exits) -> ``poststop``, pausing
+between runs (longer while the topic is idle, up to ``--idle-pause-max``) and forwarding SIGTERM to
+the shipper, which drains into the sink and exits 0. One long-lived process per pipeline keeps the
+unit ``active`` and the journal quiet (a line per run that shipped, failed or replayed).
+
+Pure logic (:func:`plan_rewind`, :func:`safe_after_stop`, :func:`next_pause`) is separate from the
+client calls, which use confluent-kafka (librdkafka). Stand-alone CLI (no Ansible; needs
+python3-confluent-kafka)::
 
     python3 kafka_replay.py prestart --bootstrap k1:9092 --group g --topic zeek-conn --state /var/lib/x.json
     python3 kafka_replay.py poststop --bootstrap k1:9092 --group g --topic zeek-conn --state /var/lib/x.json \
         --exit-code "$EXIT_CODE" --exit-status "$EXIT_STATUS"
+    python3 kafka_replay.py run --bootstrap k1:9092 --group g --topic zeek-conn --state /var/lib/x.json \
+        --health-curlrc /etc/x/health.curlrc --pause 5 --idle-pause-max 15 -- tenzir -f conn.tql
 """
 
 from __future__ import annotations
@@ -33,8 +42,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 
 Offsets = dict[int, int]  # partition -> offset
@@ -78,6 +91,18 @@ def safe_after_stop(previous_safe: Offsets | None, committed: Offsets, exit_code
     if exit_code == "exited" and str(exit_status) == "0":
         return dict(committed)
     return dict(previous_safe or {})
+
+
+def records_shipped(start: Offsets, safe: Offsets) -> int:
+    """Messages a clean run consumed: how far the safe point moved past where the run started."""
+    return sum(max(0, int(safe.get(p, o)) - int(o)) for p, o in start.items())
+
+
+def next_pause(current: float, base: float, idle_max: float, clean: bool, shipped: int) -> float:
+    """Pause before the next run: ``base`` after work or a failure, doubling (to ``idle_max``) while idle."""
+    if not clean or shipped > 0:
+        return base
+    return min(max(current * 2, base), max(idle_max, base))
 
 
 # --- state file ----------------------------------------------------------------------------------
@@ -192,6 +217,114 @@ def poststop(bootstrap, group, topic, state_path, exit_code, exit_status, client
     return {"clean": exit_code == "exited" and str(exit_status) == "0", "safe": safe}
 
 
+class Supervisor:
+    """The unit's main process: health check, rewind, one drain run, move the safe point, pause, repeat."""
+
+    def __init__(
+        self,
+        command: list[str],
+        bootstrap: str,
+        group: str,
+        topic: str,
+        state_path: str,
+        client_config: dict[str, str] | None = None,
+        health_command: list[str] | None = None,
+        pause: float = 5.0,
+        idle_pause_max: float = 15.0,
+        max_run_seconds: float = 3600.0,
+        verbose: bool = False,
+        out=None,
+    ):
+        self.command = command
+        self.bootstrap, self.group, self.topic, self.state_path = bootstrap, group, topic, state_path
+        self.client_config = client_config or {}
+        self.health_command = health_command
+        self.pause, self.idle_pause_max, self.max_run_seconds = pause, idle_pause_max, max_run_seconds
+        self.verbose = verbose
+        self.out = out or sys.stdout
+        self.stopping = threading.Event()
+        self.child: subprocess.Popen | None = None
+        self.runs = 0
+        self._last_health_error: str | None = None
+
+    def log(self, **event) -> None:
+        print(json.dumps({"topic": self.topic, **event}, sort_keys=True), file=self.out, flush=True)
+
+    def stop(self, *_args) -> None:
+        """SIGTERM/SIGINT: let the running shipper drain and exit (it gets SIGTERM), then end the loop."""
+        self.stopping.set()
+        child = self.child
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    def healthy(self) -> bool:
+        if not self.health_command:
+            return True
+        proc = subprocess.run(self.health_command, capture_output=True, text=True, check=False)  # noqa: S603 -- the unit's own curl call
+        if proc.returncode == 0:
+            if self._last_health_error is not None:
+                self.log(event="sink healthy again")
+            self._last_health_error = None
+            return True
+        error = f"health check {os.path.basename(self.health_command[0])} exited {proc.returncode}: {proc.stderr.strip()[:300]}"
+        if error != self._last_health_error:  # once per distinct failure, not every pause
+            self.log(event="sink not ready, not starting the shipper", error=error)
+        self._last_health_error = error
+        return False
+
+    def run_once(self) -> tuple[bool, int]:
+        """One cycle; returns (clean, records shipped). A cycle that did not start the shipper is not clean."""
+        if not self.healthy():
+            return False, 0
+        try:
+            rewound = prestart(self.bootstrap, self.group, self.topic, self.state_path, self.client_config)
+            start = _offsets(load_state(self.state_path).get("safe", {}))
+        except Exception as exc:  # noqa: BLE001 -- a broker/state error is logged and retried after the pause
+            self.log(event="prestart failed", error=f"{type(exc).__name__}: {exc}")
+            return False, 0
+        if rewound:
+            self.log(event="rewound to the safe point", rewound=rewound)
+        if self.stopping.is_set():
+            return True, 0
+        began = time.monotonic()
+        self.runs += 1
+        self.child = subprocess.Popen(self.command)  # noqa: S603 -- the unit's own command line
+        try:
+            status = self.child.wait(timeout=self.max_run_seconds)
+        except subprocess.TimeoutExpired:  # a run that never reaches the end: stop it cleanly, move on
+            self.child.send_signal(signal.SIGTERM)
+            status = self.child.wait()
+        self.child = None
+        exit_code, exit_status = ("exited", str(status)) if status >= 0 else ("killed", str(-status))
+        try:
+            result = poststop(
+                self.bootstrap, self.group, self.topic, self.state_path, exit_code, exit_status, self.client_config
+            )
+        except Exception as exc:  # noqa: BLE001 -- the safe point stays where the run started: replayed next
+            self.log(event="poststop failed", error=f"{type(exc).__name__}: {exc}", run=self.runs)
+            return False, 0
+        clean = result["clean"]
+        shipped = records_shipped(start, result["safe"]) if clean else 0
+        if self.verbose or not clean or shipped:
+            self.log(
+                event="run ended",
+                run=self.runs,
+                exit=f"{exit_code} {exit_status}",
+                clean=clean,
+                messages=shipped,
+                seconds=round(time.monotonic() - began, 1),
+            )
+        return clean, shipped
+
+    def run_forever(self) -> int:
+        pause = self.pause
+        while not self.stopping.is_set():
+            clean, shipped = self.run_once()
+            pause = next_pause(pause, self.pause, self.idle_pause_max, clean, shipped)
+            self.stopping.wait(pause)
+        return 0
+
+
 def read_client_config(path: str | None) -> dict[str, str]:
     """librdkafka settings from a ``key=value`` properties file (TLS/SASL for these calls)."""
     config: dict[str, str] = {}
@@ -210,8 +343,13 @@ def read_client_config(path: str | None) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] = []
+    if "--" in argv:  # run: the shipper command line follows "--"
+        cut = argv.index("--")
+        argv, command = argv[:cut], argv[cut + 1 :]
     parser = argparse.ArgumentParser(description="Replay guard for a Kafka log shipper (see module docstring).")
-    parser.add_argument("action", choices=["prestart", "poststop"])
+    parser.add_argument("action", choices=["prestart", "poststop", "run"])
     parser.add_argument("--bootstrap", required=True, help="host:port[,host:port]")
     parser.add_argument("--group", required=True)
     parser.add_argument("--topic", required=True)
@@ -219,9 +357,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="librdkafka key=value properties file (TLS/SASL)")
     parser.add_argument("--exit-code", default="", help="poststop: systemd's $EXIT_CODE")
     parser.add_argument("--exit-status", default="", help="poststop: systemd's $EXIT_STATUS")
+    parser.add_argument("--health-curlrc", help="run: curl --config file; the shipper starts only if it succeeds")
+    parser.add_argument("--pause", type=float, default=5.0, help="run: seconds between runs")
+    parser.add_argument("--idle-pause-max", type=float, default=15.0, help="run: longest pause while idle")
+    parser.add_argument("--max-run-seconds", type=float, default=3600.0, help="run: stop a run cleanly after this")
+    parser.add_argument("--verbose", action="store_true", help="run: log every run, also idle ones")
     args = parser.parse_args(argv)
+    if args.action == "run" and not command:
+        parser.error("run needs the shipper command after --, e.g. -- tenzir -f conn.tql")
     try:
         config = read_client_config(args.config)
+        if args.action == "run":
+            health = ["curl", "--silent", "--show-error", "--fail", "--config", args.health_curlrc]
+            supervisor = Supervisor(
+                command,
+                args.bootstrap,
+                args.group,
+                args.topic,
+                args.state,
+                config,
+                health if args.health_curlrc else None,
+                args.pause,
+                args.idle_pause_max,
+                args.max_run_seconds,
+                args.verbose,
+            )
+            signal.signal(signal.SIGTERM, supervisor.stop)
+            signal.signal(signal.SIGINT, supervisor.stop)
+            return supervisor.run_forever()
         if args.action == "prestart":
             result = {"rewound": prestart(args.bootstrap, args.group, args.topic, args.state, config)}
         else:

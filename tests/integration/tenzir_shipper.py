@@ -1,31 +1,35 @@
 """Run roles/tenzir's shipper pipelines on the host, as the role's systemd unit runs them.
 
-``render_pipeline`` renders the role's own template (``templates/etc/tenzir/shipper/zeek.tql.j2``)
-with Ansible's templar, the role's defaults and vars, and test overrides — the exact TQL a site gets.
-``Shipper`` supervises ``tenzir -f <pipeline>`` like the unit does: ``ExecStartPre`` = sink health
-check + ``kafka_replay prestart``, ``ExecStopPost`` = ``kafka_replay poststop`` with the exit status,
-``Restart=always`` with a short back-off (``plugins/module_utils/kafka_replay.py``).
+``render_pipeline`` / ``render_health_curlrc`` render the role's own templates
+(``templates/etc/tenzir/shipper/``) with Ansible's templar, the role's defaults and vars, and test
+overrides — the exact files a site gets. ``Shipper`` starts the unit's main process itself: the
+supervisor ``kafka_replay.py run`` (``plugins/module_utils/kafka_replay.py``) with the health check,
+``tenzir -f <pipeline>`` drain runs, the safe-point rewind and SIGTERM handling; it reads the
+supervisor's JSON event lines (``--verbose``: one per run) back for the tests.
 
 Tenzir comes from the ``tenzir`` wheel in .venv (it bundles the static engine).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
-import threading
+import sys
 from pathlib import Path
 
 import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 from ansible_collections.socforge.core.plugins.module_utils import kafka_replay
-from process_group import stop_process_group
+from process_group import kill_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "tenzir"
 TEMPLATE = ROLE / "templates" / "etc" / "tenzir" / "shipper" / "zeek.tql.j2"
+CURLRC_TEMPLATE = ROLE / "templates" / "etc" / "tenzir" / "shipper" / "opensearch-health.curlrc.j2"
 
 
 def tenzir_binary() -> str:
@@ -64,8 +68,14 @@ def render_pipeline(log: str, fmt: str, **overrides) -> str:
     return str(templar.template(trust_as_template(TEMPLATE.read_text(encoding="utf-8"))))
 
 
+def render_health_curlrc(**overrides) -> str:
+    """The unit's OpenSearch health check (curl --config) as the role renders it."""
+    templar = Templar(loader=DataLoader(), variables=role_variables(**overrides))
+    return str(templar.template(trust_as_template(CURLRC_TEMPLATE.read_text(encoding="utf-8"))))
+
+
 class Shipper:
-    """One shipper pipeline under supervision: rewind, run, restart on exit (like systemd)."""
+    """One shipper pipeline run by the unit's own supervisor (``kafka_replay.py run``), like systemd runs it."""
 
     def __init__(
         self,
@@ -75,78 +85,105 @@ class Shipper:
         bootstrap: str,
         group: str,
         topic: str,
+        opensearch_url: str,
         restart_sec: float = 1.0,
-        ready_check=None,
+        idle_pause_max_sec: float = 2.0,
+        max_run_seconds: float = 3600.0,
     ):
         self.workdir = workdir
         self.name = name
         self.file = workdir / f"{name}.tql"
         self.file.write_text(pipeline, encoding="utf-8")
+        self.curlrc = workdir / f"{name}.curlrc"
+        self.curlrc.write_text(
+            render_health_curlrc(tenzir_opensearch_url=opensearch_url, tenzir_opensearch_user=""), encoding="utf-8"
+        )
         self.log = workdir / f"{name}.log"
         self.state = workdir / f"{name}.replay.json"
         self.bootstrap, self.group, self.topic = bootstrap, group, topic
-        self.restart_sec = restart_sec
-        self.ready_check = ready_check  # ExecStartPre #1: the sink is up (the unit uses curl on _cluster/health)
-        self.starts = 0
-        self.exits: list[int] = []
-        self.rewinds: list[dict] = []
-        self.process: subprocess.Popen | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _note(self, text: str) -> None:
-        with open(self.log, "a", encoding="utf-8") as fh:
-            fh.write(f"[supervisor] {text}\n")
-
-    def _run_once(self) -> None:
-        if self.ready_check and not self.ready_check():
-            self._note(f"sink not ready, not starting: {getattr(self.ready_check, 'last_error', '')}")
-            return  # as systemd: a failed pre-step means "retry after RestartSec", offsets untouched
-        try:  # ExecStartPre #2
-            self.rewinds += kafka_replay.prestart(self.bootstrap, self.group, self.topic, str(self.state))
-        except Exception as exc:  # noqa: BLE001 -- as systemd: a failed pre-step means "retry later"
-            self._note(f"replay prestart failed: {exc}")
-            return
-        out = open(self.log, "ab")  # noqa: SIM115 -- kept open for the child's lifetime
-        self.process = subprocess.Popen(
-            [tenzir_binary(), "-f", str(self.file)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=self.workdir,
+        self.restart_sec, self.idle_pause_max_sec, self.max_run_seconds = (
+            restart_sec,
+            idle_pause_max_sec,
+            max_run_seconds,
         )
-        out.close()
-        self.starts += 1
-        while self.process.poll() is None:
-            if self._stop.wait(0.2):
-                self._terminate()
-        status = self.process.returncode
-        self.exits.append(status)
-        exit_code, exit_status = ("exited", str(status)) if status >= 0 else ("killed", str(-status))
-        try:  # ExecStopPost
-            kafka_replay.poststop(self.bootstrap, self.group, self.topic, str(self.state), exit_code, exit_status)
-        except Exception as exc:  # noqa: BLE001 -- the safe point then stays where it was
-            self._note(f"replay poststop failed: {exc}")
+        self.process: subprocess.Popen | None = None
 
-    def _terminate(self, timeout: float = 30.0) -> None:
-        stop_process_group(self.process, timeout)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._run_once()
-            if self._stop.wait(self.restart_sec):
-                break
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            kafka_replay.__file__,
+            "run",
+            "--bootstrap",
+            self.bootstrap,
+            "--group",
+            self.group,
+            "--topic",
+            self.topic,
+            "--state",
+            str(self.state),
+            "--health-curlrc",
+            str(self.curlrc),
+            "--pause",
+            str(self.restart_sec),
+            "--idle-pause-max",
+            str(self.idle_pause_max_sec),
+            "--max-run-seconds",
+            str(self.max_run_seconds),
+            "--verbose",
+            "--",
+            tenzir_binary(),
+            "-f",
+            str(self.file),
+        ]
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name=f"shipper-{self.name}", daemon=True)
-        self._thread.start()
+        out = open(self.log, "ab")  # noqa: SIM115 -- kept open for the child's lifetime
+        self.process = subprocess.Popen(
+            self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.workdir
+        )
+        out.close()
 
     def stop(self, timeout: float = 60.0) -> None:
-        """systemctl stop: SIGTERM (Tenzir drains into the sink and exits 0), then the post-stop step."""
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
+        """systemctl stop (KillMode=mixed): SIGTERM to the supervisor, which lets Tenzir drain, then SIGKILL."""
+        if not self.process or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_process_group(self.process)
+
+    # --- what the supervisor reported ------------------------------------------------------------
+
+    def events(self) -> list[dict]:
+        if not self.log.exists():
+            return []
+        found = []
+        for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("{") and '"event"' in line:
+                try:
+                    found.append(json.loads(line))
+                except ValueError:
+                    continue
+        return found
+
+    @property
+    def exits(self) -> list[int]:
+        """Exit status of every run: the code, or minus the signal that killed it."""
+        codes = []
+        for e in self.events():
+            if e["event"] == "run ended":
+                kind, status = e["exit"].split()
+                codes.append(int(status) if kind == "exited" else -int(status))
+        return codes
+
+    @property
+    def starts(self) -> int:
+        return len(self.exits)
+
+    @property
+    def rewinds(self) -> list[dict]:
+        return [r for e in self.events() if e["event"] == "rewound to the safe point" for r in e["rewound"]]
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the supervisor + tenzir log, runs of repeated lines folded."""

@@ -180,23 +180,6 @@ def zeek_templates(opensearch_server):
     client.close()
 
 
-def opensearch_ready(opensearch):
-    """ExecStartPre #1 of the unit (there: curl on _cluster/health): do not start while the sink is down."""
-
-    def check() -> bool:
-        client = opensearch.client(timeout=5)
-        try:
-            return client.cluster.health()["status"] in ("yellow", "green")
-        except Exception as exc:  # noqa: BLE001 -- down or starting
-            check.last_error = f"{type(exc).__name__}: {exc}"
-            return False
-        finally:
-            client.close()
-
-    check.last_error = None
-    return check
-
-
 def start_shipper(workdir, kafka, opensearch, log, fmt, topic, group, shipper_args=None, **overrides) -> Shipper:
     pipeline = render_pipeline(
         log,
@@ -216,7 +199,7 @@ def start_shipper(workdir, kafka, opensearch, log, fmt, topic, group, shipper_ar
         kafka.bootstrap,
         f"{group}-{log}",  # the group the rendered pipeline uses
         topic,
-        ready_check=opensearch_ready(opensearch),
+        opensearch.url,
         **(shipper_args or {}),
     )
     shipper.start()
