@@ -126,23 +126,32 @@ def error_message(exc: Exception) -> str:
 # Comparison
 
 
-def flatten_settings(settings: dict[str, Any] | None, prefix: str = "") -> dict[str, Any]:
-    """Flatten index settings the way OpenSearch stores them: dotted keys, ``index.`` prefix,
-    scalar values as strings, lists of scalars as lists of strings.
+def flatten_dotted(settings: dict[str, Any] | None, prefix: str = "") -> dict[str, Any]:
+    """Flatten settings the way OpenSearch returns them with ``flat_settings``: dotted keys,
+    scalar values as strings, lists of scalars as lists of strings, ``None`` kept (unset).
 
-    ``{"number_of_shards": 1, "index": {"refresh_interval": "5s"}}`` ->
-    ``{"index.number_of_shards": "1", "index.refresh_interval": "5s"}``
+    ``{"cluster": {"routing.allocation.enable": "primaries"}}`` ->
+    ``{"cluster.routing.allocation.enable": "primaries"}``
     """
     flat: dict[str, Any] = {}
     for key, value in (settings or {}).items():
         full = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(flatten_settings(value, f"{full}."))
+            flat.update(flatten_dotted(value, f"{full}."))
         else:
             flat[full] = _setting_value(value)
-    if not prefix:
-        flat = {(k if k.startswith("index.") else f"index.{k}"): v for k, v in flat.items()}
     return flat
+
+
+def flatten_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
+    """Flatten index settings the way OpenSearch stores them: as :func:`flatten_dotted`, with
+    every key under ``index.``.
+
+    ``{"number_of_shards": 1, "index": {"refresh_interval": "5s"}}`` ->
+    ``{"index.number_of_shards": "1", "index.refresh_interval": "5s"}``
+    """
+    flat = flatten_dotted(settings)
+    return {(k if k.startswith("index.") else f"index.{k}"): v for k, v in flat.items()}
 
 
 def _setting_value(value: Any) -> Any:

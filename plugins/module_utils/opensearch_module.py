@@ -2,7 +2,8 @@
 pipeline) made present or absent, read first and written only when it differs.
 
 Ansible glue on top of ``opensearch_client`` (which stays plain Python): the argument spec and module
-set-up, and ``ensure_named_object``, which each module calls with its own get/put/delete.
+set-up (``connection_module`` for every opensearch_* module), and ``ensure_named_object``, which each
+named-object module calls with its own get/put/delete.
 """
 
 from __future__ import annotations
@@ -18,22 +19,27 @@ from ansible_collections.socforge.core.plugins.module_utils.opensearch_client im
 )
 
 
-def named_object_module(body_option: str) -> AnsibleModule:
-    """An AnsibleModule with the connection options plus ``name``, ``state`` and ``body_option``."""
+def connection_module(options: dict, **kwargs) -> AnsibleModule:
+    """An AnsibleModule (check mode supported) with the connection options plus ``options``;
+    fails at once when opensearch-py is missing."""
     argument_spec = connection_argument_spec()
-    argument_spec.update(
-        name={"type": "str", "required": True},
-        state={"type": "str", "choices": ["present", "absent"], "default": "present"},
-    )
-    argument_spec[body_option] = {"type": "dict"}
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_if=[("state", "present", [body_option])],
-        supports_check_mode=True,
-    )
+    argument_spec.update(options)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
     if not HAS_OPENSEARCHPY:
         module.fail_json(msg=missing_required_lib("opensearch-py"), exception=str(OPENSEARCHPY_IMPORT_ERROR))
     return module
+
+
+def named_object_module(body_option: str) -> AnsibleModule:
+    """An AnsibleModule with the connection options plus ``name``, ``state`` and ``body_option``."""
+    return connection_module(
+        {
+            "name": {"type": "str", "required": True},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            body_option: {"type": "dict"},
+        },
+        required_if=[("state", "present", [body_option])],
+    )
 
 
 def ensure_named_object(module, *, label, result_key, desired, differs, get, put, delete):
