@@ -424,9 +424,15 @@ def test_opensearch_crash_while_shipping(kafka_server, opensearch_server, workdi
         f"the fault did not land mid-stream ({before} of {total} before it)\n{shipper.log_tail()}"
     )
     check_exactly_once(client, "faultos-zeek-conn-*", want, total, shipper)
-    # Drain runs exit 0 at the end of the topic; the crash must show as a failed run, then a replay.
-    assert any(code != 0 for code in shipper.exits), f"no failed run: the crash was not noticed {shipper.exits}"
-    assert any(r["replayed"] > 0 for r in shipper.rewinds), "no replay happened after the crash"
+    # Drain runs exit 0 at the end of the topic; the crash must be noticed: as a failed run when it hit
+    # a run, or as the supervisor's health check refusing to start one when it hit a pause. Whether a
+    # rewind was needed depends on whether the failed run had committed offsets before it died (Tenzir
+    # commits on read): either way nothing is lost or duplicated (checked above); the rewind logic
+    # itself is unit-tested in test_kafka_replay.py.
+    noticed = any(code != 0 for code in shipper.exits) or any(
+        e["event"].startswith("sink not ready") for e in shipper.events()
+    )
+    assert noticed, f"the crash was not noticed: exits {shipper.exits}\n{shipper.log_tail()}"
 
 
 def test_kafka_crash_while_shipping(kafka_server, opensearch_server, workdir):  # noqa: F811 -- fixture
