@@ -15,25 +15,15 @@ description:
     rolling restart - give it every broker in O(bootstrap_servers).
   - Read-only; never reports a change.
 author: SOCForge team
-requirements:
-  - confluent-kafka (Debian python3-confluent-kafka) on the host that runs the module
+extends_documentation_fragment:
+  - socforge.core.kafka
+  - socforge.core.polling
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
 options:
-  bootstrap_servers:
-    description: Brokers to ask, C(host:port[,host:port]).
-    type: str
-    required: true
-  client_config:
-    description: Extra librdkafka settings (C(security.protocol), C(ssl.ca.location), C(sasl.mechanism), C(sasl.username)).
-    type: dict
-    default: {}
-  sasl_password:
-    description: SASL password for the connection.
-    type: str
   brokers:
     description: At least this many live (registered, unfenced) brokers.
     type: int
@@ -46,14 +36,6 @@ options:
     description: Require no under-replicated partition (ISR smaller than the replica set) and no offline one.
     type: bool
     default: true
-  timeout:
-    description: Seconds to keep polling; C(0) reads once and fails if a condition does not hold.
-    type: int
-    default: 180
-  interval:
-    description: Seconds between two polls.
-    type: int
-    default: 2
   settle:
     description: Consecutive polls in which every condition must hold.
     type: int
@@ -108,6 +90,7 @@ polls:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.socforge.core.plugins.module_utils.kafka_admin import admin_settings, connection_argument_spec
 from ansible_collections.socforge.core.plugins.module_utils.kafka_health import (
     HealthTimeout,
     PartitionState,
@@ -115,6 +98,7 @@ from ansible_collections.socforge.core.plugins.module_utils.kafka_health import 
     summarize,
     wait_for,
 )
+from ansible_collections.socforge.core.plugins.module_utils.polling import polling_argument_spec, polling_problem
 
 try:
     from confluent_kafka.admin import AdminClient
@@ -146,14 +130,11 @@ def read_health(admin, request_timeout):
 def main():
     module = AnsibleModule(
         argument_spec={
-            "bootstrap_servers": {"type": "str", "required": True},
-            "client_config": {"type": "dict", "default": {}},
-            "sasl_password": {"type": "str", "no_log": True},
+            **connection_argument_spec(),
+            **polling_argument_spec(),
             "brokers": {"type": "int"},
             "broker_ids": {"type": "list", "elements": "int", "default": []},
             "in_sync": {"type": "bool", "default": True},
-            "timeout": {"type": "int", "default": 180},
-            "interval": {"type": "int", "default": 2},
             "settle": {"type": "int", "default": 2},
         },
         supports_check_mode=True,
@@ -161,13 +142,11 @@ def main():
     if not HAS_KAFKA:
         module.fail_json(msg=missing_required_lib("confluent-kafka"), exception=KAFKA_IMPORT_ERROR)
     p = module.params
-    if p["timeout"] < 0 or p["interval"] < 1 or p["settle"] < 1:
-        module.fail_json(msg="timeout must be >= 0, interval and settle >= 1")
-    client = {**{k: str(v) for k, v in p["client_config"].items()}, "bootstrap.servers": p["bootstrap_servers"]}
-    if p["sasl_password"]:
-        client["sasl.password"] = p["sasl_password"]
+    problem = polling_problem(p) or (None if p["settle"] >= 1 else f"settle must be >= 1 (got {p['settle']})")
+    if problem:
+        module.fail_json(msg=problem)
     wanted = Wanted(brokers=p["brokers"], broker_ids=tuple(p["broker_ids"]), in_sync=p["in_sync"])
-    admin = AdminClient(client)
+    admin = AdminClient(admin_settings(p))
     request_timeout = max(min(p["interval"] * 5, 30), 5)
     try:
         health, waited, polls = wait_for(

@@ -15,18 +15,14 @@ description:
   - Refuses (with a message naming the topic) to shrink partitions or change the replication factor,
     which Kafka cannot do in place.
 author: SOCForge team
-requirements:
-  - confluent-kafka (Debian python3-confluent-kafka) on the host that runs the module
+extends_documentation_fragment:
+  - socforge.core.kafka
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
 options:
-  bootstrap_servers:
-    description: Brokers to ask, C(host:port[,host:port]).
-    type: str
-    required: true
   name:
     description: Topic name.
     type: str
@@ -48,13 +44,6 @@ options:
     description: Topic-level configs, for example C(retention.ms=604800000) given as a mapping.
     type: dict
     default: {}
-  client_config:
-    description: Extra librdkafka settings for the admin connection (C(security.protocol), C(ssl.ca.location), C(sasl.mechanism), C(sasl.username)).
-    type: dict
-    default: {}
-  sasl_password:
-    description: SASL password for the admin connection.
-    type: str
   timeout:
     description: Seconds to wait for each broker request.
     type: float
@@ -89,6 +78,7 @@ import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.socforge.core.plugins.module_utils.kafka_admin import admin_settings, connection_argument_spec
 from ansible_collections.socforge.core.plugins.module_utils.kafka_topics import (
     TopicError,
     TopicState,
@@ -143,14 +133,12 @@ def wait_for_partitions(admin, name, partitions, timeout):
 def main():
     module = AnsibleModule(
         argument_spec={
-            "bootstrap_servers": {"type": "str", "required": True},
+            **connection_argument_spec(),
             "name": {"type": "str", "required": True},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "partitions": {"type": "int", "default": 1},
             "replication_factor": {"type": "int", "default": 1},
             "config": {"type": "dict", "default": {}},
-            "client_config": {"type": "dict", "default": {}},
-            "sasl_password": {"type": "str", "no_log": True},
             "timeout": {"type": "float", "default": 30},
         },
         supports_check_mode=True,
@@ -159,11 +147,8 @@ def main():
         module.fail_json(msg=missing_required_lib("confluent-kafka"), exception=KAFKA_IMPORT_ERROR)
     p = module.params
     name, timeout = p["name"], p["timeout"]
-    client = {**{k: str(v) for k, v in p["client_config"].items()}, "bootstrap.servers": p["bootstrap_servers"]}
-    if p["sasl_password"]:
-        client["sasl.password"] = p["sasl_password"]
     try:
-        admin = AdminClient(client)
+        admin = AdminClient(admin_settings(p))
         current, brokers = current_state(admin, name, timeout)
         if p["state"] == "absent":
             changed = current is not None

@@ -17,6 +17,7 @@ description:
 author: SOCForge team
 extends_documentation_fragment:
   - socforge.core.opensearch
+  - socforge.core.polling
 attributes:
   check_mode:
     support: full
@@ -42,14 +43,6 @@ options:
         read before the node was restarted. Each node must be back with a later start time.
     type: dict
     default: {}
-  timeout:
-    description: Seconds to keep polling; C(0) reads once and fails if a condition does not hold.
-    type: int
-    default: 180
-  interval:
-    description: Seconds between two polls.
-    type: int
-    default: 2
 """
 
 EXAMPLES = r"""
@@ -108,6 +101,10 @@ from ansible_collections.socforge.core.plugins.module_utils.opensearch_cluster i
     wait_for,
 )
 from ansible_collections.socforge.core.plugins.module_utils.opensearch_module import connection_module  # noqa: E402
+from ansible_collections.socforge.core.plugins.module_utils.polling import (  # noqa: E402
+    polling_argument_spec,
+    polling_problem,
+)
 
 
 def main():
@@ -117,8 +114,7 @@ def main():
             "nodes": {"type": "int"},
             "node_names": {"type": "list", "elements": "str", "default": []},
             "restarted": {"type": "dict", "default": {}},
-            "timeout": {"type": "int", "default": 180},
-            "interval": {"type": "int", "default": 2},
+            **polling_argument_spec(),
         }
     )
     params = module.params
@@ -126,8 +122,9 @@ def main():
         restarted = {str(name): int(started) for name, started in params["restarted"].items()}
     except (TypeError, ValueError):
         module.fail_json(msg="restarted: values must be JVM start times in milliseconds (integers)")
-    if params["timeout"] < 0 or params["interval"] < 1:
-        module.fail_json(msg="timeout must be >= 0 and interval >= 1")
+    problem = polling_problem(params)
+    if problem:
+        module.fail_json(msg=problem)
     try:
         wanted = HealthWanted(
             status=params["status"], nodes=params["nodes"], node_names=params["node_names"], restarted=restarted

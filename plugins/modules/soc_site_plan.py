@@ -27,6 +27,7 @@ options:
     description: Inventory groups that must each hold at least one host.
     type: list
     elements: str
+    default: [tap_aggregators, zeek_managers, zeek_loggers, zeek_proxies, zeek_workers, misp_hubs, kafka_brokers, opensearch_nodes, log_shippers]
   dest:
     description: Plan directory to write; created when missing. Without it the module only validates.
     type: path

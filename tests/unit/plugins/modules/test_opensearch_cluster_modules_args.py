@@ -22,10 +22,13 @@ def test_health_restarted_needs_integer_start_times(monkeypatch, closed_port):
     assert "restarted: values must be JVM start times" in fail_module(monkeypatch, health_mod, args)["msg"]
 
 
-@pytest.mark.parametrize("bad", [{"timeout": -1}, {"interval": 0}])
-def test_health_rejects_negative_timeout_and_zero_interval(monkeypatch, closed_port, bad):
+@pytest.mark.parametrize(
+    ("bad", "msg"),
+    [({"timeout": -1}, "timeout must be >= 0 (got -1)"), ({"interval": 0}, "interval must be >= 1 (got 0)")],
+)
+def test_health_rejects_negative_timeout_and_zero_interval(monkeypatch, closed_port, bad, msg):
     args = {"hosts": [f"http://127.0.0.1:{closed_port}"], **bad}
-    assert fail_module(monkeypatch, health_mod, args)["msg"] == "timeout must be >= 0 and interval >= 1"
+    assert fail_module(monkeypatch, health_mod, args)["msg"] == msg
 
 
 def test_health_rejects_zero_nodes(monkeypatch, closed_port):
