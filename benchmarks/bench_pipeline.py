@@ -97,6 +97,26 @@ def produce(bootstrap: str, topic: str, messages: list[bytes]) -> float:
     return time.monotonic() - start
 
 
+def print_timeline(samples: list[tuple[float, int]], total: int, bucket: float = 2.0) -> None:
+    """Indexing rate per ``bucket`` seconds, and the pauses (>= 1 s without a new index operation
+    before every record is in): where a run stalled, not just how long it took."""
+    rates, edge, last = [], bucket, samples[0]
+    for t, ops in samples[1:]:
+        if t >= edge:
+            rates.append(f"{(ops - last[1]) / (t - last[0]) / 1000:.1f}")
+            last, edge = (t, ops), edge + bucket
+    print(f"timeline: k events/s per {bucket:.0f} s: {' '.join(rates)}")
+    stalls, since = [], None
+    for (t0, ops0), (_, ops1) in zip(samples, samples[1:], strict=False):
+        if ops1 == ops0 and ops1 < total:
+            since = t0 if since is None else since
+        elif since is not None:
+            if t0 - since >= 1.0:
+                stalls.append(f"{since:.1f}-{t0:.1f} s at {ops0 / total:.0%}")
+            since = None
+    print(f"timeline: {len(stalls)} pauses without indexing: {', '.join(stalls) or 'none'}")
+
+
 def main() -> int:
     # SIGTERM (e.g. a CI timeout) must still run the clean-up below: stop the servers and shippers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -174,10 +194,12 @@ def main() -> int:
             stats = client.indices.stats(index=f"zeek-{log}-*", metric="indexing")  # no index yet: _all is empty
             return stats.get("_all", {}).get("primaries", {}).get("indexing", {}).get("index_total", 0)
 
+        samples: list[tuple[float, int]] = [(0.0, 0)]  # (seconds since start, index operations of both logs)
         while len(done_at) < 2 and time.monotonic() < deadline:
             time.sleep(0.5)
             now = time.monotonic() - start
             ops = {log: indexed(log) for log in want}
+            samples.append((now, sum(ops.values())))
             for log in want:
                 if log not in done_at and ops[log] >= ops_want[log]:
                     done_at[log] = now
@@ -206,6 +228,17 @@ def main() -> int:
             print(
                 f"ship: sustained {sustained:,.0f} events/s (10 % -> 90 % of the records, "
                 f"{marks['10%']:.1f} s -> {marks['90%']:.1f} s; excludes engine start and the last batches)"
+            )
+        print_timeline(samples, total_want)
+        for shipper in shippers:
+            runs = [
+                e for e in shipper.events() if e["event"] in ("run ended", "sink not ready, not starting the shipper")
+            ]
+            print(
+                f"runs: {shipper.name}: "
+                + "; ".join(
+                    f"{e.get('seconds', '-')} s {e.get('messages', 0)} msgs {e.get('exit', e['event'])}" for e in runs
+                )
             )
         return 0 if counts == want else 1
     finally:
