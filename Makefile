@@ -5,7 +5,7 @@ export CONTAINERS_CONF := $(CURDIR)/containers/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 STAMP := .venv/.bootstrap-done
-SCENARIOS ?= $(sort $(filter-out shared,$(notdir $(patsubst %/,%,$(dir $(wildcard molecule/*/molecule.yml))))))
+SCENARIOS ?= $(sort $(filter-out shared default,$(notdir $(patsubst %/,%,$(dir $(wildcard molecule/*/molecule.yml))))))
 
 .PHONY: help bootstrap lab lab-down plan test lint unit molecule bench fuzz clean
 
