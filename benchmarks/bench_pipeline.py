@@ -14,6 +14,7 @@ Prints produce rate, shipping rate (events/s, end to end into OpenSearch) and th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -39,6 +40,7 @@ from ansible_collections.socforge.core.plugins.module_utils.zeek_log_chunks impo
 from confluent_kafka import Producer  # noqa: E402 -- after the sys.path set-up
 from kafka_server import KafkaServer  # noqa: E402 -- after the sys.path set-up
 from opensearch_server import OpenSearchServer  # noqa: E402 -- after the sys.path set-up
+from opensearchpy.helpers import bulk  # noqa: E402 -- after the sys.path set-up
 from tenzir_shipper import Shipper, render_pipeline  # noqa: E402 -- after the sys.path set-up
 
 DATA = _path.SHARED_DATA / "zeek-logs"
@@ -97,6 +99,16 @@ def produce(bootstrap: str, topic: str, messages: list[bytes]) -> float:
     return time.monotonic() - start
 
 
+def warm_up(client, template: dict, messages: list[bytes], docs: int) -> float:
+    """Bulk-index ``docs`` JSON records into an index outside zeek-* (same settings and mappings), then drop it."""
+    start = time.monotonic()
+    client.indices.create(index="bench-warmup", body=template["template"])
+    actions = ({"_index": "bench-warmup", "_source": json.loads(m)} for m in messages[:docs])
+    bulk(client, actions, chunk_size=2000, request_timeout=120)
+    client.indices.delete(index="bench-warmup")
+    return time.monotonic() - start
+
+
 def print_timeline(samples: list[tuple[float, int]], total: int, bucket: float = 2.0) -> None:
     """Indexing rate per ``bucket`` seconds, and the pauses (>= 1 s without a new index operation
     before every record is in): where a run stalled, not just how long it took."""
@@ -125,6 +137,19 @@ def main() -> int:
     parser.add_argument("--dns-records", type=int, default=150000)
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--chunk-rows", type=int, default=500)
+    parser.add_argument(
+        "--refresh-interval", default="5s", help="zeek-* index refresh interval (the opensearch role's default: 5s)"
+    )
+    parser.add_argument(
+        "--warmup-docs",
+        type=int,
+        default=100000,
+        help="documents bulk-indexed (opensearch-py) into a throw-away index before timing, so a freshly "
+        "started OpenSearch JVM has compiled its indexing path as a long-running site node has (0 = cold)",
+    )
+    parser.add_argument(
+        "--opensearch-heap", default=os.environ.get("SOCFORGE_OPENSEARCH_HEAP", "1g"), help="OpenSearch JVM heap"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="socforge-bench-pipeline-"))
@@ -137,14 +162,14 @@ def main() -> int:
         kafka.start()
         (workdir / "os").mkdir()
         (workdir / "os").chmod(0o755)
-        opensearch = OpenSearchServer(workdir / "os", heap=os.environ.get("SOCFORGE_OPENSEARCH_HEAP", "1g"))
+        opensearch = OpenSearchServer(workdir / "os", heap=args.opensearch_heap)
         opensearch.start()
         client = opensearch.client(timeout=120)
         fields = yaml.safe_load((REPO / "roles/opensearch/vars/zeek_fields.yml").read_text())[
             "__opensearch_zeek_fields"
         ]
         for log in ("conn", "dns"):
-            body = zeek_index.zeek_index_template(log, fields[log], replicas=0, refresh_interval="5s")
+            body = zeek_index.zeek_index_template(log, fields[log], replicas=0, refresh_interval=args.refresh_interval)
             client.indices.put_index_template(name=f"zeek-{log}", body=body)
 
         conn_logs = [
@@ -157,6 +182,12 @@ def main() -> int:
         # Distinct records: a shifted replay can coincide with another real record (same content,
         # ts a few microseconds apart), and identical records are one document (content ids).
         n_conn, n_dns = len({(t.path, r) for t in conn for r in t.rows}), len(set(dns))
+
+        if args.warmup_docs:
+            took = warm_up(
+                client, zeek_index.zeek_index_template("dns", fields["dns"], replicas=0), dns, args.warmup_docs
+            )
+            print(f"warm-up: {args.warmup_docs} dns documents bulk-indexed into a throw-away index in {took:.1f} s")
 
         for topic in ("zeek-conn", "zeek-dns"):
             kafka.create_topic(topic, partitions=args.partitions)
