@@ -99,6 +99,29 @@ def produce(bootstrap: str, topic: str, messages: list[bytes]) -> float:
     return time.monotonic() - start
 
 
+def session_cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each process session (a server, or a shipper's supervisor with its
+    Tenzir runs): the live members' own time plus what the session leader collected from children
+    that have exited (cutime/cstime). Linux /proc only."""
+    tick = os.sysconf("SC_CLK_TCK")
+    by_session = {sid: name for name, sid in sessions.items()}
+    used = dict.fromkeys(sessions, 0.0)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = by_session.get(int(fields[3]))  # field 6 of stat: session id
+        if name is None:
+            continue
+        used[name] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(entry) == sessions[name]:
+            used[name] += (int(fields[13]) + int(fields[14])) / tick  # exited children, waited for
+    return used
+
+
 def warm_up(client, template: dict, messages: list[bytes], docs: int) -> float:
     """Bulk-index ``docs`` JSON records into an index outside zeek-* (same settings and mappings), then drop it."""
     start = time.monotonic()
@@ -225,6 +248,9 @@ def main() -> int:
             stats = client.indices.stats(index=f"zeek-{log}-*", metric="indexing")  # no index yet: _all is empty
             return stats.get("_all", {}).get("primaries", {}).get("indexing", {}).get("index_total", 0)
 
+        sessions = {"opensearch": opensearch.process.pid, "kafka": kafka.process.pid}
+        sessions.update({f"shipper {s.name}": s.process.pid for s in shippers})
+        cpu_before = session_cpu_seconds(sessions)
         samples: list[tuple[float, int]] = [(0.0, 0)]  # (seconds since start, index operations of both logs)
         while len(done_at) < 2 and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -239,6 +265,8 @@ def main() -> int:
                 if name not in marks and total_ops >= fraction * total_want:
                     marks[name] = now
         elapsed = max(done_at.values()) if len(done_at) == 2 else time.monotonic() - start
+        cpu_window = time.monotonic() - start
+        cpu_after = session_cpu_seconds(sessions)
         client.indices.refresh(index="zeek-*")
         counts = {log: client.count(index=f"zeek-{log}-*")["count"] for log in want}
         for log in want:
@@ -261,6 +289,11 @@ def main() -> int:
                 f"{marks['10%']:.1f} s -> {marks['90%']:.1f} s; excludes engine start and the last batches)"
             )
         print_timeline(samples, total_want)
+        shares = {name: 100 * (cpu_after[name] - cpu_before[name]) / cpu_window for name in sessions}
+        print(
+            f"cpu while shipping ({os.cpu_count()} cores = {100 * os.cpu_count()} %): "
+            + ", ".join(f"{name} {share:.0f} %" for name, share in sorted(shares.items(), key=lambda kv: -kv[1]))
+        )
         for shipper in shippers:
             runs = [
                 e for e in shipper.events() if e["event"] in ("run ended", "sink not ready, not starting the shipper")
