@@ -43,7 +43,7 @@ _value:
   type: dict
 """
 
-_TEMPLATE_SETTINGS = {"prefix", "shards", "replicas", "priority", "refresh_interval", "pipeline"}
+_TEMPLATE_SETTINGS = {"prefix", "shards", "replicas", "priority", "refresh_interval", "pipeline", "ignore_malformed"}
 
 
 def zeek_index_template(log, fields, settings=None):

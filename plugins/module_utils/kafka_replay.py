@@ -98,6 +98,10 @@ def records_shipped(start: Offsets, safe: Offsets) -> int:
     return sum(max(0, int(safe.get(p, o)) - int(o)) for p, o in start.items())
 
 
+# Failed runs in a row (sink healthy, shipper started) after which the journal says the shipper is stuck.
+STUCK_AFTER_FAILED_RUNS = 3
+
+
 def next_pause(current: float, base: float, idle_max: float, clean: bool, shipped: int) -> float:
     """Pause before the next run: ``base`` after work or a failure, doubling (to ``idle_max``) while idle."""
     if not clean or shipped > 0:
@@ -245,6 +249,7 @@ class Supervisor:
         self.stopping = threading.Event()
         self.child: subprocess.Popen | None = None
         self.runs = 0
+        self.failed_in_a_row = 0  # runs that started and failed, since the last clean one
         self._last_health_error: str | None = None
 
     def log(self, **event) -> None:
@@ -305,6 +310,7 @@ class Supervisor:
             return False, 0
         clean = result["clean"]
         shipped = records_shipped(start, result["safe"]) if clean else 0
+        self.failed_in_a_row = 0 if clean else self.failed_in_a_row + 1
         if self.verbose or not clean or shipped:
             self.log(
                 event="run ended",
@@ -313,6 +319,14 @@ class Supervisor:
                 clean=clean,
                 messages=shipped,
                 seconds=round(time.monotonic() - began, 1),
+            )
+        if self.failed_in_a_row == STUCK_AFTER_FAILED_RUNS:  # once per stuck spell, not every run
+            self.log(
+                event="shipper stuck",
+                failed_runs=self.failed_in_a_row,
+                hint="the sink is healthy but every run from this safe point fails: read the runs' errors "
+                "in this journal - typically a record OpenSearch refuses (a field whose type conflicts "
+                "with the index mapping); the topic does not move on until it is fixed",
             )
         return clean, shipped
 

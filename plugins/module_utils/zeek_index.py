@@ -89,8 +89,15 @@ def zeek_index_template(
     priority: int = 200,
     refresh_interval: str = "5s",
     pipeline: str | None = None,
+    ignore_malformed: bool = True,
 ) -> dict[str, Any]:
-    """A composable index template body for ``<prefix>-<log>-*`` indices."""
+    """A composable index template body for ``<prefix>-<log>-*`` indices.
+
+    ``ignore_malformed`` (index.mapping.ignore_malformed): a value that does not fit its field's type
+    (a port that is not a number, an address that is not an IP) is left out of that field's index and
+    listed in the document's ``_ignored``, instead of OpenSearch refusing the whole document - which a
+    shipper that replays until everything is acknowledged would retry for ever.
+    """
     if not isinstance(log, str) or not _LOG_NAME.match(log):
         raise ZeekMappingError(f"log {log!r}: use lower-case letters, digits and _ only")
     if int(shards) < 1 or int(replicas) < 0:
@@ -101,6 +108,7 @@ def zeek_index_template(
         "number_of_shards": int(shards),
         "number_of_replicas": int(replicas),
         "refresh_interval": refresh_interval,
+        "mapping.ignore_malformed": bool(ignore_malformed),
     }
     if pipeline:
         settings["default_pipeline"] = pipeline

@@ -35,25 +35,36 @@ WRCCDC_DNS = DATA / "wrccdc-2018-brimdata" / "zeek-json" / "dns.json"
 RITA_CONN = sorted((DATA / "rita-testdata" / "internet-server-2024-04-19").glob("conn.*.log.gz"))[0]
 
 
-def ship(tmp_path: Path, log: str, fmt: str, messages: list[str]) -> list[dict]:
-    """Run the rendered pipeline over ``messages``; return what it would send to OpenSearch."""
+def run_pipeline(
+    tmp_path: Path, log: str, fmt: str, messages: list[str], opensearch_url: str | None = None, **overrides
+):
+    """Run the rendered pipeline over ``messages`` read from a file instead of Kafka. Without
+    ``opensearch_url`` its sink is replaced by JSON output of what it would send (index, id, doc)."""
     pipeline = render_pipeline(
         log,
         fmt,
         tenzir_kafka_bootstrap_servers="127.0.0.1:9",
-        tenzir_opensearch_url="http://127.0.0.1:9",
+        tenzir_opensearch_url=opensearch_url or "http://127.0.0.1:9",
         tenzir_opensearch_user="",
+        tenzir_opensearch_buffer_timeout="1s",
+        **overrides,
     )
     lines = pipeline.splitlines()
     source = next(i for i, line in enumerate(lines) if line.startswith("from_kafka "))
-    sink = next(i for i, line in enumerate(lines) if line.startswith("to_opensearch "))
     given = tmp_path / f"{log}-messages.ndjson"
     given.write_text("".join(json.dumps({"message": m}) + "\n" for m in messages), encoding="utf-8")
     lines[source] = f"from_file {json.dumps(str(given))} {{ read_ndjson }}"
-    lines[sink:] = ["select index, id, doc", "write_ndjson"]
+    if opensearch_url is None:
+        sink = next(i for i, line in enumerate(lines) if line.startswith("to_opensearch "))
+        lines[sink:] = ["select index, id, doc", "write_ndjson"]
     tql = tmp_path / f"{log}.tql"
     tql.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    done = subprocess.run([tenzir_binary(), "-f", str(tql)], capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run([tenzir_binary(), "-f", str(tql)], capture_output=True, text=True, timeout=120, check=False)
+
+
+def ship(tmp_path: Path, log: str, fmt: str, messages: list[str]) -> list[dict]:
+    """What the rendered pipeline would send to OpenSearch for ``messages``."""
+    done = run_pipeline(tmp_path, log, fmt, messages)
     assert done.returncode == 0, done.stderr[-2000:]
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
@@ -86,7 +97,9 @@ def test_iso_epoch_float_and_epoch_int_ts_give_the_same_index_and_timestamp(tmp_
         assert instant(b["doc"]["ts"]) == instant(b["doc"]["@timestamp"])
         assert a["doc"]["query"] == record.get("query") and a["doc"]["uid"] == record["uid"]
     # content ids: the same message gives the same id, a different encoding of ts a different one
-    assert [x["id"] for x in iso] == [x["id"] for x in ship(tmp_path, "dns", "json", [json.dumps(r) for r in dns_records])]
+    assert [x["id"] for x in iso] == [
+        x["id"] for x in ship(tmp_path, "dns", "json", [json.dumps(r) for r in dns_records])
+    ]
     assert not {x["id"] for x in iso} & {x["id"] for x in epoch}
 
 
@@ -117,3 +130,37 @@ def test_records_without_a_usable_ts_go_to_the_dead_letter_index_and_the_rest_st
         assert letter["doc"]["log"] == "dns" and letter["doc"]["reason"] == "no usable ts"
         assert letter["index"] == f"zeek-deadletter-{today:%Y.%m.%d}"
         assert abs((instant(letter["doc"]["@timestamp"]) - today).total_seconds()) < 120
+
+
+@pytest.mark.parametrize("ignore_malformed", [True, False])
+def test_a_value_that_does_not_fit_its_type_does_not_stop_the_shipper(
+    tmp_path, dns_records, opensearch_server, opensearch_client, ignore_malformed
+):
+    """Real OpenSearch with the role's dns template: a record whose port is not a number and whose
+    answer address is not an IP. With the role's default (ignore_malformed) the run succeeds and the
+    record is kept with those fields in _ignored; strict mapping refuses it and fails the run - the
+    failure a replaying shipper would repeat for ever."""
+    import yaml  # noqa: PLC0415 -- only this test needs the role's field table
+    from ansible_collections.socforge.core.plugins.module_utils import zeek_index  # noqa: PLC0415
+
+    fields = yaml.safe_load((REPO / "roles/opensearch/vars/zeek_fields.yml").read_text())["__opensearch_zeek_fields"]
+    prefix = f"mal{int(ignore_malformed)}"
+    body = zeek_index.zeek_index_template(
+        "dns", fields["dns"], prefix=prefix, replicas=0, ignore_malformed=ignore_malformed
+    )
+    opensearch_client.indices.put_index_template(name=f"{prefix}-dns", body=body)
+    bad = {**dns_records[0], "uid": "CMalformed1", "id.resp_p": "fifty-three", "id.orig_h": "not-an-address"}
+    messages = [json.dumps(r) for r in dns_records[1:20]] + [json.dumps(bad)]
+    pipeline_prefix = {"tenzir_index_prefix": f"{prefix}-"}
+    done = run_pipeline(tmp_path, "dns", "json", messages, opensearch_server.url, **pipeline_prefix)
+    opensearch_client.indices.refresh(index=f"{prefix}-dns-*")
+    found = opensearch_client.search(index=f"{prefix}-dns-*", body={"query": {"term": {"uid": "CMalformed1"}}})
+    if ignore_malformed:
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert opensearch_client.count(index=f"{prefix}-dns-*")["count"] == 20
+        hit = found["hits"]["hits"][0]
+        assert sorted(hit["_ignored"]) == ["id.orig_h", "id.resp_p"]
+        assert hit["_source"]["id.resp_p"] == "fifty-three"  # the record itself is kept as sent
+    else:
+        assert done.returncode != 0 and "mapper_parsing_exception" in done.stderr
+        assert found["hits"]["total"]["value"] == 0

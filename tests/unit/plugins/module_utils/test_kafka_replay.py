@@ -131,6 +131,27 @@ def test_supervisor_failed_run_is_logged_and_not_clean(tmp_path, monkeypatch):
     assert json.loads(out.getvalue())["exit"] == "exited 3" and group.committed == 0
 
 
+def test_supervisor_says_once_that_the_shipper_is_stuck_and_again_after_a_clean_run(tmp_path, monkeypatch):
+    out = io.StringIO()
+    group = FakeGroup(step=7)
+    flag = tmp_path / "fail"
+    flag.touch()
+    sup = supervisor(tmp_path, monkeypatch, ["sh", "-c", f"test ! -e {flag}"], group, out=out)
+    for _ in range(kr.STUCK_AFTER_FAILED_RUNS + 2):
+        assert sup.run_once() == (False, 0)
+
+    def stuck_events():
+        return [e for e in map(json.loads, out.getvalue().splitlines()) if e["event"] == "shipper stuck"]
+
+    assert len(stuck_events()) == 1 and stuck_events()[0]["failed_runs"] == kr.STUCK_AFTER_FAILED_RUNS
+    flag.unlink()
+    assert sup.run_once() == (True, 7) and sup.failed_in_a_row == 0
+    flag.touch()
+    for _ in range(kr.STUCK_AFTER_FAILED_RUNS):
+        sup.run_once()
+    assert len(stuck_events()) == 2
+
+
 def test_supervisor_does_not_start_the_shipper_while_the_sink_is_down(tmp_path, monkeypatch):
     out = io.StringIO()
     group = FakeGroup(step=1)

@@ -80,8 +80,11 @@ def test_template_settings_and_errors():
         "number_of_shards": 3,
         "number_of_replicas": 2,
         "refresh_interval": "5s",
+        "mapping.ignore_malformed": True,
         "default_pipeline": "zeek",
     }
+    strict = zeek_index_template("dns", FIELDS["dns"], ignore_malformed=False)
+    assert strict["template"]["settings"]["mapping.ignore_malformed"] is False
     with pytest.raises(ZeekMappingError, match="Conn"):
         zeek_index_template("Conn", FIELDS["conn"])
     with pytest.raises(ZeekMappingError, match="shards"):
