@@ -28,7 +28,6 @@ import _path  # noqa: F401 -- puts .collections on sys.path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
-import yaml  # noqa: E402 -- after the sys.path set-up
 from ansible_collections.socforge.core.plugins.module_utils import zeek_index  # noqa: E402 -- after the sys.path set-up
 from ansible_collections.socforge.core.plugins.module_utils.zeek_log_chunks import (  # noqa: E402 -- after the sys.path set-up
     TsvLog,
@@ -42,8 +41,7 @@ from kafka_server import KafkaServer  # noqa: E402 -- after the sys.path set-up
 from opensearch_server import OpenSearchServer  # noqa: E402 -- after the sys.path set-up
 from opensearchpy.helpers import bulk  # noqa: E402 -- after the sys.path set-up
 from tenzir_shipper import Shipper, render_pipeline  # noqa: E402 -- after the sys.path set-up
-
-DATA = _path.SHARED_DATA / "zeek-logs"
+from zeek_samples import WRCCDC_JSON, rita_logs, zeek_fields  # noqa: E402 -- after the sys.path set-up
 
 
 def shifted_tsv(logs: list[TsvLog], want: int) -> list[TsvLog]:
@@ -188,20 +186,15 @@ def main() -> int:
         opensearch = OpenSearchServer(workdir / "os", heap=args.opensearch_heap)
         opensearch.start()
         client = opensearch.client(timeout=120)
-        fields = yaml.safe_load((REPO / "roles/opensearch/vars/zeek_fields.yml").read_text())[
-            "__opensearch_zeek_fields"
-        ]
+        fields = zeek_fields()
         for log in ("conn", "dns"):
             body = zeek_index.zeek_index_template(log, fields[log], replicas=0, refresh_interval=args.refresh_interval)
             client.indices.put_index_template(name=f"zeek-{log}", body=body)
 
-        conn_logs = [
-            parse_tsv(open_text(f), str(f))
-            for f in sorted((DATA / "rita-testdata/internet-server-2024-04-19").glob("conn.*.log.gz"))
-        ]
+        conn_logs = [parse_tsv(open_text(f), str(f)) for f in rita_logs("conn")]
         conn = shifted_tsv(conn_logs, args.conn_records)
         conn_chunks = [c for t in conn for c in tsv_chunks(t, rows=args.chunk_rows)]
-        dns = shifted_json(json_messages(open_text(DATA / "wrccdc-2018-brimdata/zeek-json/dns.json")), args.dns_records)
+        dns = shifted_json(json_messages(open_text(WRCCDC_JSON / "dns.json")), args.dns_records)
         # Distinct records: a shifted replay can coincide with another real record (same content,
         # ts a few microseconds apart), and identical records are one document (content ids).
         n_conn, n_dns = len({(t.path, r) for t in conn for r in t.rows}), len(set(dns))

@@ -12,7 +12,6 @@ may be lost or duplicated (counted and compared record by record).
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import shutil
@@ -24,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 from ansible_collections.socforge.core.plugins.module_utils import zeek_index
 from ansible_collections.socforge.core.plugins.module_utils.zeek_log_chunks import (
     json_messages,
@@ -36,14 +34,9 @@ from ansible_collections.socforge.core.plugins.module_utils.zeek_log_chunks impo
 from confluent_kafka import Producer
 from kafka_server import kafka_server, unique_name  # noqa: F401 -- fixture, used by name (until conftest lists it)
 from tenzir_shipper import Shipper, render_pipeline
+from zeek_samples import WRCCDC_JSON, rita_logs, zeek_fields
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "data" / "zeek-logs"
-WRCCDC_JSON = DATA / "wrccdc-2018-brimdata" / "zeek-json"
-RITA = DATA / "rita-testdata" / "internet-server-2024-04-19"
-ZEEK_FIELDS = REPO / "roles" / "opensearch" / "vars" / "zeek_fields.yml"
 
 JSON_LOGS = ["dns", "ssl", "x509", "notice"]
 TSV_LOGS = ["conn", "http", "weird", "ssh"]
@@ -76,9 +69,7 @@ def _produce_all(producer, topic: str, messages: list[bytes]) -> None:
 
 
 def rita_tsv(log: str) -> list:
-    files = sorted(glob.glob(str(RITA / f"{log}.*.log.gz")))
-    assert files, f"no {log} logs under {RITA}"
-    return [parse_tsv(open_text(f), source=f) for f in files]
+    return [parse_tsv(open_text(f), source=str(f)) for f in rita_logs(log)]
 
 
 def ts_micros(value) -> int:
@@ -161,9 +152,8 @@ def workdir():
 def zeek_templates(opensearch_server):
     """The opensearch role's Zeek index templates (and ISM policies if the plugin is there)."""
     client = opensearch_server.client(timeout=30)
-    fields = yaml.safe_load(ZEEK_FIELDS.read_text(encoding="utf-8"))["__opensearch_zeek_fields"]
     for log in sorted(set(JSON_LOGS + TSV_LOGS)):
-        body = zeek_index.zeek_index_template(log, fields[log], replicas=0, refresh_interval="1s")
+        body = zeek_index.zeek_index_template(log, zeek_fields()[log], replicas=0, refresh_interval="1s")
         client.indices.put_index_template(name=f"zeek-{log}", body=body)
     ism = False
     try:
@@ -176,7 +166,7 @@ def zeek_templates(opensearch_server):
         ism = True
     except Exception as exc:  # noqa: BLE001 -- reported through the fixture value
         ism = f"{type(exc).__name__}: {exc}"
-    yield {"fields": fields, "ism": ism}
+    yield {"fields": zeek_fields(), "ism": ism}
     client.close()
 
 

@@ -26,13 +26,12 @@ from ansible_collections.socforge.core.plugins.module_utils.zeek_log_chunks impo
     tsv_chunks,
 )
 from tenzir_shipper import render_pipeline, tenzir_binary
+from zeek_samples import WRCCDC_JSON, rita_logs, zeek_fields
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "data" / "zeek-logs"
-WRCCDC_DNS = DATA / "wrccdc-2018-brimdata" / "zeek-json" / "dns.json"
-RITA_CONN = sorted((DATA / "rita-testdata" / "internet-server-2024-04-19").glob("conn.*.log.gz"))[0]
+WRCCDC_DNS = WRCCDC_JSON / "dns.json"
+RITA_CONN = rita_logs("conn")[0]
 
 
 def run_pipeline(
@@ -140,13 +139,11 @@ def test_a_value_that_does_not_fit_its_type_does_not_stop_the_shipper(
     answer address is not an IP. With the role's default (ignore_malformed) the run succeeds and the
     record is kept with those fields in _ignored; strict mapping refuses it and fails the run - the
     failure a replaying shipper would repeat for ever."""
-    import yaml  # noqa: PLC0415 -- only this test needs the role's field table
     from ansible_collections.socforge.core.plugins.module_utils import zeek_index  # noqa: PLC0415
 
-    fields = yaml.safe_load((REPO / "roles/opensearch/vars/zeek_fields.yml").read_text())["__opensearch_zeek_fields"]
     prefix = f"mal{int(ignore_malformed)}"
     body = zeek_index.zeek_index_template(
-        "dns", fields["dns"], prefix=prefix, replicas=0, ignore_malformed=ignore_malformed
+        "dns", zeek_fields()["dns"], prefix=prefix, replicas=0, ignore_malformed=ignore_malformed
     )
     opensearch_client.indices.put_index_template(name=f"{prefix}-dns", body=body)
     bad = {**dns_records[0], "uid": "CMalformed1", "id.resp_p": "fifty-three", "id.orig_h": "not-an-address"}
