@@ -1,30 +1,15 @@
 """Verify the converged OpenSearch node: TLS, no anonymous access, users/roles, Zeek templates."""
 
-import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+
+from opensearch_http import CA, curl  # noqa: E402 -- molecule/shared is put on sys.path above
 
 testinfra_hosts = ["podman://opensearch-node1"]
 
 BASE = "https://127.0.0.1:9200"
-CA = "/etc/opensearch/certs/ca.crt"
-USERS = {
-    "admin": "molecule-admin-Pw-1",
-    "logstash": "molecule-logstash-Pw-1",
-    "analyst": "molecule-analyst-Pw-1",
-}
-
-
-def curl(host, path, user=None, method="GET", body=None, cacert=CA):
-    """(HTTP status, parsed JSON body or raw text) of a request made inside the container."""
-    cmd = ["curl", "-s", "-w", "\\n%{http_code}", "-X", method]
-    if cacert:
-        cmd += ["--cacert", cacert]
-    if user:
-        cmd += ["-u", f"{user}:{USERS[user]}"]
-    if body is not None:
-        cmd += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
-    result = host.run(" ".join(f"'{c}'" for c in cmd) + f" '{BASE}{path}'")
-    text, _, status = result.stdout.rpartition("\n")
-    return int(status or 0), (json.loads(text) if text.startswith("{") else text)
 
 
 def test_service_running_as_opensearch_user(host):

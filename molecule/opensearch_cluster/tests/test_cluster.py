@@ -5,9 +5,14 @@ The nodes share node1's network namespace (see molecule.yml): transport on 127.0
 HTTP on 10.89.105.10:9200-9202 (and loopback).
 """
 
-import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 
 import pytest
+from opensearch_http import CA, CERTS  # noqa: E402 -- molecule/shared is put on sys.path above
+from opensearch_http import curl as curl_on  # noqa: E402
 
 NODES = ["opensearch_cluster-node1", "opensearch_cluster-node2", "opensearch_cluster-node3"]
 testinfra_hosts = [f"podman://{n}" for n in NODES]
@@ -15,13 +20,6 @@ testinfra_hosts = [f"podman://{n}" for n in NODES]
 HTTP = {n: 9200 + i for i, n in enumerate(NODES)}
 TRANSPORT = {n: 9300 + i for i, n in enumerate(NODES)}
 SERVICE_ADDRESS = "10.89.105.10"
-CERTS = "/etc/opensearch/certs"
-CA = f"{CERTS}/ca.crt"
-USERS = {
-    "admin": "molecule-admin-Pw-1",
-    "logstash": "molecule-logstash-Pw-1",
-    "analyst": "molecule-analyst-Pw-1",
-}
 
 
 def me(host):
@@ -29,16 +27,8 @@ def me(host):
 
 
 def curl(host, path, user=None, method="GET", body=None, port=None):
-    """(HTTP status, parsed JSON body or raw text) of a request made inside the container."""
-    port = port or HTTP[me(host)]
-    cmd = ["curl", "-s", "-w", "\\n%{http_code}", "-X", method, "--cacert", CA]
-    if user:
-        cmd += ["-u", f"{user}:{USERS[user]}"]
-    if body is not None:
-        cmd += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
-    result = host.run(" ".join(f"'{c}'" for c in cmd) + f" 'https://127.0.0.1:{port}{path}'")
-    text, _, status = result.stdout.rpartition("\n")
-    return int(status or 0), (json.loads(text) if text[:1] in "{[" else text)
+    """(HTTP status, JSON or text) of a request to this node's HTTP port, or to ``port``."""
+    return curl_on(host, path, user=user, method=method, body=body, port=port or HTTP[me(host)])
 
 
 def test_service_running_as_opensearch_user(host):

@@ -8,17 +8,19 @@ have run.
 
 import json
 import os
+import sys
 from itertools import groupby, pairwise
 from operator import itemgetter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+
 import pytest
+from opensearch_http import curl  # noqa: E402 -- molecule/shared is put on sys.path above
 
 NODES = ["opensearch_cluster-node1", "opensearch_cluster-node2", "opensearch_cluster-node3"]
 testinfra_hosts = ["podman://opensearch_cluster-node1"]
 ROLLOUT = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "rollout"
-CA = "/etc/opensearch/certs/ca.crt"
-ADMIN = "admin:molecule-admin-Pw-1"
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,9 @@ def _between(record, first, last):
 
 
 def _curl(host, path):
-    return json.loads(host.check_output(f"curl -s --cacert {CA} -u '{ADMIN}' 'https://127.0.0.1:9200{path}'"))
+    status, body = curl(host, path, user="admin")
+    assert status == 200, f"{path}: HTTP {status} {body}"
+    return body
 
 
 def test_green_before_and_after_with_every_node_on_a_new_jvm(before, after):
