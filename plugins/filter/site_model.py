@@ -1,32 +1,24 @@
-"""Filters exposing the SOCForge site model (plugins/module_utils/site_model.py) to roles."""
+"""Filters exposing the SOCForge site model (plugins/module_utils/site_model.py) to roles.
+
+Each filter is documented in plugins/filter/<filter name>.yml (ansible-doc -t filter socforge.core.<name>).
+"""
 
 from __future__ import annotations
+
+import functools
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.socforge.core.plugins.module_utils import site_model
 
-DOCUMENTATION = r"""
-name: soc_host_vlans
-short_description: The VLAN interfaces a SOC host gets from the site model
-description:
-  - Companion filters in this file are C(soc_firewall_rules), C(soc_isolation_pairs) and C(soc_site_hosts).
-positional: networks, vlan_networks
-options:
-  _input:
-    description: The host's addresses per network (C(soc_host_addresses)).
-    type: dict
-    required: true
-"""
-
 
 def _wrap(func):
+    @functools.wraps(func)
     def inner(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except site_model.SiteModelError as exc:
             raise AnsibleFilterError(str(exc)) from exc
 
-    inner.__name__ = func.__name__
     return inner
 
 

@@ -1,48 +1,12 @@
-"""Filters exposing the Zeek layout engine (plugins/module_utils/zeek_layout.py) to playbooks and roles."""
+"""Filters exposing the Zeek layout engine (plugins/module_utils/zeek_layout.py) to playbooks and roles.
+
+Each filter is documented in plugins/filter/<filter name>.yml (ansible-doc -t filter socforge.core.<name>).
+"""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.socforge.core.plugins.module_utils import zeek_layout
-
-DOCUMENTATION = r"""
-name: zeek_layout
-short_description: Lay out Zeek clusters (AF_PACKET workers, pinning, fanout, rings, capacity) from declared hardware
-description:
-  - Turns the Zeek hosts (from C(zeek_cluster_hosts)) and the site's tapped links into each cluster's
-    C(node.cfg), the capacity table and a list of findings (errors and warnings).
-  - Companion filters in this file are C(zeek_cluster_hosts), C(zeek_capacity_markdown),
-    C(zeek_capacity_text) and C(zeek_check_facts).
-positional: links, settings
-options:
-  _input:
-    description: Zeek hosts, as returned by C(zeek_cluster_hosts).
-    type: list
-    elements: dict
-    required: true
-  links:
-    description: The site's links (C(soc_links)).
-    type: list
-    elements: dict
-  settings:
-    description: Overrides of the engine defaults (C(zeek_layout_settings)); unknown keys are an error.
-    type: dict
-"""
-
-EXAMPLES = r"""
-- name: Compute the layout
-  ansible.builtin.set_fact:
-    zeek_plan: >-
-      {{ hostvars | socforge.core.zeek_cluster_hosts(groups)
-         | socforge.core.zeek_layout(soc_links, zeek_layout_settings | default({})) }}
-"""
-
-RETURN = r"""
-_value:
-  description: >-
-    clusters (node list and rendered node_cfg), hosts, interfaces, links (capacity), findings, errors, warnings.
-  type: dict
-"""
 
 DEFAULT_GROUPS = {
     "manager": "zeek_managers",
