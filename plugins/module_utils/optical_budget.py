@@ -130,7 +130,7 @@ def link_budget(link: dict) -> dict:
     connectors = _number(optics.get("connectors", 2), f"{where}.connectors")
     splices = _number(optics.get("splices", 0), f"{where}.splices")
     split = optics.get("split", "50/50")
-    shares = dict(zip(("network", "monitor"), split_shares(split, f"{where}.split")))
+    shares = dict(zip(("network", "monitor"), split_shares(split, f"{where}.split"), strict=True))
     explicit = optics.get("tap_loss_db") or {}
     if not isinstance(explicit, dict) or set(explicit) - {"network", "monitor"}:
         raise OpticsError(f"{where}.tap_loss_db: a mapping with network and/or monitor (dB)")
