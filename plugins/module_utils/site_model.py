@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 import netaddr
+from ansible_collections.socforge.core.plugins.module_utils import optical_budget
 
 TAP_TYPES = ("optical", "mirror")
 # Groups a complete SOC needs; plan.yml and site.yml fail when one is empty.
@@ -186,6 +187,15 @@ def validate_site(site: dict, required_groups=DEFAULT_REQUIRED_GROUPS) -> Valida
             err(f"{where}.peak_utilisation: '{util}' must be in (0, 1]")
     if not links:
         err("soc_links: no border links are declared")
+    # Optical taps: each leg of the split must still deliver enough light (optical_budget.py).
+    budget_errors, _ = optical_budget.budget_errors(links)
+    for message in budget_errors:
+        err(message)
+    for link in links:
+        if isinstance(link, dict) and link.get("tap") == "optical" and "optics" not in link:
+            report.warnings.append(
+                f"link {link.get('name')}: optical tap without optics settings: its light budget is not checked"
+            )
 
     # Hosts: addresses inside their subnets and unique; BMC in IPMI; hardware declared.
     owner: dict[str, str] = {}
@@ -448,6 +458,24 @@ def plan_report(site: dict, report: ValidationReport) -> str:
             f"{link.get('peak_utilisation', 1.0):.0%} | {link.get('tap')} | "
             f"{'yes' if link.get('active', True) else 'standby'} | {link.get('description', '')} |"
         )
+    _, budgets = optical_budget.budget_errors(site.get("links") or [])
+    if budgets:
+        out += [
+            "",
+            "## Light budget of the optical taps",
+            "",
+            "| link | optics | split | leg | tap loss (dB) | fibre etc. (dB) | received (dBm) | receiver min (dBm) "
+            "| margin (dB) | status |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|---|",
+        ]
+        for b in budgets:
+            for leg, v in b["legs"].items():
+                status = "ok" if not v["short_db"] else f"SHORT by {v['short_db']:.1f} dB"
+                out.append(
+                    f"| {b['link']} | {b['transceiver']} | {b['split']} | {leg} | {v['tap_loss_db']:.2f} | "
+                    f"{v['path_loss_db']:.2f} | {v['received_dbm']:.2f} | {v['rx_min_dbm']:.1f} | "
+                    f"{v['margin_db']:.2f} (need {v['required_margin_db']:.1f}) | {status} |"
+                )
     out += ["", "## Networks", "", "| network | subnet | VLAN | routed | description |", "|---|---|---:|---|---|"]
     for name, spec in sorted((site.get("networks") or {}).items()):
         out.append(

@@ -102,3 +102,27 @@ def test_malformed_optics_name_the_link_and_field(optics, message):
 def test_an_optical_tap_without_optics_is_an_error_naming_the_link():
     with pytest.raises(ob.OpticsError, match=r"soc_links\[lhcopn\]\.optics: an optical tap needs"):
         ob.link_budget({"name": "lhcopn", "tap": "optical"})
+
+
+def test_example_site_budgets_pass_and_a_70_30_lhcopn_tap_fails_the_validation():
+    import yaml
+    from ansible_collections.socforge.core.plugins.module_utils import site_model
+
+    links = yaml.safe_load(
+        (
+            __import__("pathlib").Path(__file__).resolve().parents[3]
+            / "inventories/example-site/group_vars/all/links.yml"
+        ).read_text()
+    )["soc_links"]
+    errors, budgets = ob.budget_errors(links)
+    assert errors == []
+    assert sorted(b["link"] for b in budgets) == ["janet-1", "janet-3", "lhcopn"]
+    for entry in links:
+        if entry["name"] == "lhcopn":
+            entry["optics"]["split"] = "70/30"
+    report = site_model.validate_site({"links": links})
+    light = [e for e in report.errors if "optical tap" in e]
+    assert len(light) == 1 and light[0].startswith("link lhcopn: the monitor leg of its 70/30 optical tap")
+    report_md = site_model.plan_report({"links": links}, report)
+    assert "## Light budget of the optical taps" in report_md
+    assert "| lhcopn | 100GBASE-LR4 | 70/30 | monitor |" in report_md
