@@ -6,19 +6,20 @@ here: OpenSearch SIGKILLed while a Zeek conn log was shipping -> the run exited 
 the group's committed offset had reached the end of the topic, with thousands of records never
 indexed. A rewind by a time window is not enough (the run read far past the failure point).
 
-What this module does, around each run of the shipper (systemd: ExecStartPre / ExecStopPost):
+What this module does around each run of the shipper (the ``run`` supervisor below calls both
+steps itself; they remain CLI actions for a manual rewind or a unit that runs the shipper directly):
 
 - ``prestart``: move the consumer group back to the *safe point* kept in a small state file, i.e.
   where the last run that ended cleanly stopped, or, after a failed run, where that run started. So a
   failed run is replayed in full. Then record the start position as the new safe point.
-- ``poststop --clean``: the run ended cleanly (exit status 0: Tenzir drains its pipeline into the
+- ``poststop`` after a clean end (exit status 0: Tenzir drains its pipeline into the
   sink on SIGTERM before it exits), so everything it committed was delivered: the committed offsets
   become the safe point. A failed run leaves the safe point where the run started.
 
 Replays are harmless: documents carry deterministic ids (SHA-256 of the record) and are written with
 action ``index``, so a replayed record overwrites itself. The replay after a failure is bounded by
-how long a run lives: the unit sets ``RuntimeMaxSec`` so a healthy pipeline restarts cleanly (and
-moves its safe point) periodically.
+how long a run lives: the supervisor stops a run cleanly after ``--max-run-seconds`` (the tenzir
+role's ``tenzir_runtime_max_sec``), so a healthy pipeline moves its safe point periodically.
 
 ``run`` is the shipper unit's main process: a supervisor that loops health check -> ``prestart`` ->
 one *drain run* of the shipper (it reads its topic to the end and exits) -> ``poststop``, pausing

@@ -213,6 +213,10 @@ sync_point:
   description: The MISP timestamp the next incremental sync starts from.
   returned: always
   type: int
+dest:
+  description: Absolute path of the intel file.
+  returned: always
+  type: str
 """
 
 

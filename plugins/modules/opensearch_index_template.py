@@ -66,7 +66,7 @@ EXAMPLES = r"""
 RETURN = r"""
 template:
   description: The template as stored in the cluster after the run (normalised), absent when deleted.
-  returned: success
+  returned: when O(state=present)
   type: dict
 """
 

@@ -52,7 +52,7 @@ EXAMPLES = r"""
 RETURN = r"""
 pipeline:
   description: The pipeline as stored after the run, absent when deleted.
-  returned: success
+  returned: when O(state=present)
   type: dict
 """
 

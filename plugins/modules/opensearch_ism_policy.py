@@ -70,7 +70,7 @@ EXAMPLES = r"""
 RETURN = r"""
 policy:
   description: The policy as stored after the run (server-added fields removed), absent when deleted.
-  returned: success
+  returned: when O(state=present)
   type: dict
 """
 

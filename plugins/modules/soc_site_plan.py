@@ -59,8 +59,10 @@ errors:
   returned: always
   type: list
   elements: str
-warnings:
-  description: Problems that do not stop a rollout (for example a link no worker captures).
+warnings_found:
+  description:
+    - Problems that do not stop a rollout (for example a link no worker captures).
+    - Each is also reported as an Ansible warning (C(warnings) is Ansible's own result key, hence this name).
   returned: always
   type: list
   elements: str

@@ -6,8 +6,10 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import INFOBLOX
+from conftest import INFOBLOX, require_shared_data
 from zeek_reader import read_intel
+
+require_shared_data(INFOBLOX, module_level=True)
 
 REPO = Path(__file__).resolve().parents[3]
 CLI = REPO / "roles" / "zeek_intel" / "files" / "usr" / "local" / "bin" / "socforge-intel-sync"

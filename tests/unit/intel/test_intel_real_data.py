@@ -9,10 +9,17 @@ from ansible_collections.socforge.core.plugins.module_utils.intel import events 
 from ansible_collections.socforge.core.plugins.module_utils.intel import sources, sync
 from ansible_collections.socforge.core.plugins.module_utils.intel.filters import IntelFilter
 from ansible_collections.socforge.core.plugins.module_utils.intel.mapping import MAPPING
-from conftest import EVENTS_DIR, INFOBLOX
+from conftest import EVENTS_DIR, INFOBLOX, require_shared_data
 from zeek_reader import read_intel
 
+require_shared_data(EVENTS_DIR, INFOBLOX, module_level=True)
 REAL_EVENTS = sorted(p for p in EVENTS_DIR.rglob("*.json"))
+
+
+def test_the_real_events_are_found():
+    # with ../shared/data present, an empty parameter set below would pass silently: it must not
+    assert len(REAL_EVENTS) >= 20, f"only {len(REAL_EVENTS)} MISP event files under {EVENTS_DIR}"
+    assert sum(1 for p in REAL_EVENTS if _events_in(p)) >= 20
 
 
 def _events_in(path):
@@ -33,6 +40,11 @@ def _events_in(path):
     return out
 
 
+def _deleted(flag):
+    """MISP JSON carries the deleted flag as true/false, 0/1 or "0"/"1"."""
+    return flag.strip().lower() in ("1", "true") if isinstance(flag, str) else bool(flag)
+
+
 @pytest.mark.parametrize("path", REAL_EVENTS, ids=lambda p: p.name)
 def test_real_event(path, tmp_path):
     found = _events_in(path)
@@ -40,17 +52,26 @@ def test_real_event(path, tmp_path):
         pytest.skip(f"{path.name} holds no event (attribute/sighting fixture)")
     flt = IntelFilter(published_only=False, to_ids_only=False)
     stats = ev.MapStats()
-    expected_mapped = 0
+    mapped = deleted = 0
+    unmapped = Counter()
     for event in found:
         e = event.get("Event", event)
-        attrs = list(e.get("Attribute") or []) + [a for o in e.get("Object") or [] for a in o.get("Attribute") or []]
-        expected_mapped += sum(1 for a in attrs if a.get("type") in MAPPING and not a.get("deleted"))
+        attrs = list(e.get("Attribute") or []) + [
+            a for o in e.get("Object") or [] if not _deleted(o.get("deleted")) for a in o.get("Attribute") or []
+        ]
+        for a in attrs:
+            if _deleted(a.get("deleted")):
+                deleted += 1
+            elif a.get("type") in MAPPING:
+                mapped += 1
+            else:
+                unmapped[str(a.get("type"))] += 1
         rec = ev.map_event(event, flt, ev.MetaOptions(), stats)
         assert rec.selected
-    # every attribute is accounted for: mapped (possibly into two indicators), rejected, or skipped
-    skipped = sum(stats.skipped_types.values())
-    assert stats.attributes >= expected_mapped + skipped - 0  # deleted attributes are neither
-    assert all(t not in MAPPING for t in stats.skipped_types)
+    # every attribute (of the event and of its live objects) is accounted for, exactly once: deleted,
+    # of a mapped type (exported, possibly as two indicators, or rejected), or skipped by type
+    assert stats.attributes == mapped + deleted + sum(unmapped.values())
+    assert stats.skipped_types == unmapped
 
     feed = tmp_path / "feed"
     feed.mkdir()

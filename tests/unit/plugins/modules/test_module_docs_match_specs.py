@@ -1,16 +1,24 @@
 """Every module's documented options (doc fragments resolved by ansible-doc) are exactly its argument
 spec: same names, types, defaults, choices, required flags and list element types. Keeps DOCUMENTATION
-and code from drifting apart, as ansible-test's validate-modules would."""
+and code from drifting apart, as ansible-test's validate-modules would.
 
+RETURN too: the keys a module's source passes to exit_json are documented (read from the code), and
+every module is driven by a test through ``utils.run_module``, which checks each real result against
+RETURN (no undocumented key, every ``always``/``success`` key present)."""
+
+import ast
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from ansible.module_utils import basic
+
+from tests.unit.plugins.modules.utils import COMMON_RETURN_KEYS
 
 REPO = Path(__file__).resolve().parents[4]
 MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
@@ -45,7 +53,7 @@ def documented():
         capture_output=True,
         text=True,
     ).stdout
-    return {fqcn.rsplit(".", 1)[1]: entry["doc"]["options"] for fqcn, entry in json.loads(out).items()}
+    return {fqcn.rsplit(".", 1)[1]: entry for fqcn, entry in json.loads(out).items()}
 
 
 def _view(option):
@@ -66,7 +74,7 @@ def test_every_module_is_documented(documented):
 @pytest.mark.parametrize("name", MODULES)
 def test_documented_options_are_the_argument_spec(monkeypatch, documented, name):
     spec = argument_spec(monkeypatch, name)
-    docs = documented[name]
+    docs = documented[name]["doc"]["options"]
     assert sorted(docs) == sorted(spec), f"{name}: documented vs accepted options differ"
     for option, entry in spec.items():
         assert _view(docs[option]) == _view(entry), f"{name}: option {option!r} differs"
@@ -78,3 +86,59 @@ def test_secret_looking_options_are_no_log(monkeypatch, name):
     for option, entry in spec.items():
         if any(word in option for word in ("password", "key", "secret", "token")) and entry.get("type") != "path":
             assert entry.get("no_log") is True, f"{name}: {option} must be no_log"
+
+
+def _exit_json_keys(source):
+    """Result keys visible in the source: exit_json keywords, keys of a ``**{...}`` literal, and of a
+    ``**name`` whose dict is built in the module (``name = {...}``, ``name["key"] = ...``); for the
+    opensearch_* named-object modules, the ``result_key`` they hand to ``ensure_named_object``."""
+    tree = ast.parse(source)
+    built = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and isinstance(node.value, ast.Dict):
+                keys = [k.value for k in node.value.keys if isinstance(k, ast.Constant)]
+                built.setdefault(target.id, set()).update(keys)
+            elif (
+                isinstance(target, ast.Subscript)
+                and isinstance(target.value, ast.Name)
+                and isinstance(target.slice, ast.Constant)
+            ):
+                built.setdefault(target.value.id, set()).add(target.slice.value)
+    keys = set()
+    for node in ast.walk(tree):
+        func = getattr(node, "func", None)
+        if isinstance(node, ast.Call) and getattr(func, "id", getattr(func, "attr", None)) == "ensure_named_object":
+            keys.update(kw.value.value for kw in node.keywords if kw.arg == "result_key")
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "exit_json":
+            for kw in node.keywords:
+                if kw.arg:
+                    keys.add(kw.arg)
+                elif isinstance(kw.value, ast.Dict):
+                    keys.update(k.value for k in kw.value.keys if isinstance(k, ast.Constant))
+                elif isinstance(kw.value, ast.Name):
+                    keys.update(built.get(kw.value.id, ()))
+    return keys
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_returned_keys_in_the_source_are_documented(documented, name):
+    returns = documented[name]["return"] or {}
+    for key, entry in returns.items():
+        assert entry.get("description") and entry.get("returned") and entry.get("type"), f"{name}: RETURN {key}"
+    keys = _exit_json_keys((REPO / "plugins" / "modules" / f"{name}.py").read_text())
+    assert keys, f"{name}: no exit_json call found"
+    undocumented = sorted(keys - COMMON_RETURN_KEYS - set(returns))
+    assert not undocumented, f"{name} returns {undocumented}, undocumented in RETURN"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_module_result_is_checked_against_return(name):
+    """Some test drives the module through run_module, so its real results meet RETURN."""
+    drivers = [
+        path
+        for path in (REPO / "tests").rglob("test_*.py")
+        if re.search(rf"plugins\.modules import {name}\b", text := path.read_text()) and "run_module(" in text
+    ]
+    assert drivers, f"no test runs {name} through run_module"
