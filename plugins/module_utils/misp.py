@@ -21,3 +21,23 @@ def misp_argument_spec():
         "retries": {"type": "int", "default": DEFAULT_RETRIES},
         "retry_backoff": {"type": "float", "default": DEFAULT_BACKOFF},
     }
+
+
+def misp_admin_from_params(params):
+    """A connected :class:`misp_admin.MispAdmin` from the shared options (raises ``MispAdminError``)."""
+    from ansible_collections.socforge.core.plugins.module_utils.misp_admin import MispAdmin, MispAdminError
+
+    if not params.get("misp_url") or not params.get("misp_key"):
+        raise MispAdminError("misp_url and misp_key are required")
+    for name in ("timeout", "retries"):
+        if params[name] is not None and params[name] < (1 if name == "timeout" else 0):
+            raise MispAdminError(f"{name} must be positive, got {params[name]}")
+    return MispAdmin(
+        params["misp_url"],
+        params["misp_key"],
+        validate_certs=params["validate_certs"],
+        ca_path=params["ca_path"],
+        timeout=params["timeout"],
+        retries=params["retries"],
+        backoff=params["retry_backoff"],
+    )

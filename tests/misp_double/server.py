@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import tls as tlsmod
+from .admin import AdminError, AdminStore
 from .data import DATASETS, LOCAL_ORG, Builder, Dataset, describe_types, fresh_dataset, iter_attributes, make_tag
 from .search import (
     BadFilter,
@@ -173,6 +174,8 @@ class MispDouble:
             from .openapi import SpecChecker
 
             self.openapi = SpecChecker()
+        self.admin = AdminStore(LOCAL_ORG, self.key, lambda: self.now, self.data)
+        self._caller = "1"
         self._routes = self._build_routes()
 
     # ------------------------------------------------------------------ lifecycle
@@ -765,9 +768,75 @@ class MispDouble:
                 None,
                 "/shadowAttributes/{accept|discard}/{proposalId}",
             ),
-            r("GET", re.compile(r"/servers(?:/index)?"), self._h_servers, "/servers"),
-            r("GET", re.compile(r"/feeds(?:/index)?"), self._h_feeds, "/feeds"),
+            r("GET", re.compile(r"/servers(?:/index)?"), self.admin.h_servers, "/servers"),
+            r("GET", re.compile(r"/feeds(?:/index)?"), self.admin.h_feeds, "/feeds"),
             r("GET", re.compile(r"/tags(?:/index)?"), self._h_tags, "/tags"),
+        ]
+        a = self.admin
+        num = r"(?P<ref>[0-9]+)"
+        sg = r"/(?:sharing_groups|sharingGroups)"
+        routes += [
+            r("GET", re.compile(r"/users/view/(?P<ref>[0-9]+)"), a.h_user_view, None, "/users/view/{userId}"),
+            r("GET", re.compile(r"/organisations(?:/index)?"), a.h_org_index, None, "/organisations/index"),
+            r("GET", re.compile(r"/organisations/view/" + ident), a.h_org_view, None, "/organisations/view/{orgId}"),
+            r("POST", re.compile(r"/admin/organisations/add"), a.h_org_add, None, "/admin/organisations/add"),
+            r(
+                "POST",
+                re.compile(r"/admin/organisations/edit/" + ident),
+                a.h_org_edit,
+                None,
+                "/admin/organisations/edit/{orgId}",
+            ),
+            r(
+                "POST",
+                re.compile(r"/admin/organisations/delete/" + ident),
+                a.h_org_delete,
+                None,
+                "/admin/organisations/delete/{orgId}",
+            ),
+            r("GET", re.compile(r"/roles(?:/index)?"), a.h_roles, None, "/roles/index"),
+            r("GET", re.compile(r"/admin/users(?:/index)?"), a.h_users, None, "/admin/users/index"),
+            r("POST", re.compile(r"/admin/users/add"), a.h_user_add, None, "/admin/users/add"),
+            r("POST", re.compile(r"/admin/users/edit/" + num), a.h_user_edit, None, "/admin/users/edit/{userId}"),
+            r("POST", re.compile(r"/admin/users/delete/" + num), a.h_user_delete, None, "/admin/users/delete/{userId}"),
+            r("POST", re.compile(r"/auth_keys/add/" + num), a.h_authkey_add, None, "/auth_keys/add/{userId}"),
+            r("POST", re.compile(r"/servers/add"), a.h_server_add, None, "/servers/add"),
+            r("POST", re.compile(r"/servers/edit/" + num), a.h_server_edit, None, "/servers/edit/{serverId}"),
+            r("POST", re.compile(r"/servers/delete/" + num), a.h_server_delete, None, "/servers/delete/{serverId}"),
+            r("GET", re.compile(r"/feeds/view/" + num), a.h_feed_view, None, "/feeds/view/{feedId}"),
+            r("POST", re.compile(r"/feeds/add"), a.h_feed_add, None, "/feeds/add"),
+            r("POST", re.compile(r"/feeds/edit/" + num), a.h_feed_edit, None, "/feeds/edit/{feedId}"),
+            r("POST", re.compile(r"/feeds/delete/" + num), a.h_feed_delete, None, "/feeds/delete/{feedId}"),
+            r(
+                "GET",
+                re.compile(r"/servers/getSetting/(?P<name>[A-Za-z0-9_.]+)"),
+                a.h_setting_get,
+                None,
+                "/servers/getSetting/{setting}",
+            ),
+            r(
+                "POST",
+                re.compile(r"/servers/serverSettingsEdit/(?P<name>[A-Za-z0-9_.]+)"),
+                a.h_setting_edit,
+                None,
+                "/servers/serverSettingsEdit/{setting}",
+            ),
+            r("POST", re.compile(r"/tags/add"), a.h_tag_add, None, "/tags/add"),
+            r("POST", re.compile(r"/tags/edit/" + num), a.h_tag_edit, None, "/tags/edit/{tagId}"),
+            r("POST", re.compile(r"/tags/delete/" + num), a.h_tag_delete, None, "/tags/delete/{tagId}"),
+            r("POST", re.compile(r"/tags/search"), a.h_tag_search, None, "/tags/search"),
+            r("GET", re.compile(sg + r"(?:/index)?"), a.h_sg_index, None, "/sharing_groups/index"),
+            r("GET", re.compile(sg + r"/view/" + ident), a.h_sg_view, None, "/sharing_groups/view/{sgId}"),
+            r("POST", re.compile(sg + r"/add"), a.h_sg_add, None, "/sharing_groups/add"),
+            r("POST", re.compile(sg + r"/edit/" + ident), a.h_sg_edit, None, "/sharing_groups/edit/{sgId}"),
+            r("POST", re.compile(sg + r"/delete/" + ident), a.h_sg_delete, None, "/sharing_groups/delete/{sgId}"),
+            r(
+                "POST",
+                re.compile(sg + r"/(?P<action>addOrg|removeOrg|addServer|removeServer)"),
+                a.h_sg_member,
+                None,
+                "/sharing_groups/{member action}",
+            ),
         ]
         return routes
 
@@ -798,6 +867,11 @@ class MispDouble:
         return {"version": RECOMMENDED_PYMISP}
 
     def _h_me(self, **_: Any) -> Any:
+        if self._caller != "1":  # a user made through the admin endpoints, with its own key
+            user = self.admin.users[self._caller]
+            role = next(r["Role"] for r in self.admin.h_roles() if r["Role"]["id"] == user["role_id"])
+            org = self.admin.orgs.get(user["org_id"], dict(LOCAL_ORG))
+            return {"User": self.admin._user_full(user), "Role": role, "UserSetting": [], "Organisation": dict(org)}
         return {
             "User": {
                 "id": "1",
@@ -1222,7 +1296,8 @@ class MispDouble:
         parts = urlsplit(raw_path)
         path = unquote(parts.path)
         key = headers.get("authorization") or headers.get("x-misp-auth") or ""
-        authorized = secrets.compare_digest(key.strip().encode(), self.key.encode())
+        caller = self.admin.user_for_key(key.strip())
+        authorized = caller is not None
         body: Any = None
         if raw_body:
             try:
@@ -1277,11 +1352,14 @@ class MispDouble:
             return 400, _error(400, "request body is not valid JSON", path), {}, record, fault
         try:
             with self._lock:
+                self._caller = caller["id"]
                 result = route.handler(body=body, **params)
         except BadFilter as exc:
             return 400, _error(400, str(exc), path), {}, record, fault
         except HttpError as exc:
             return exc.status, {"name": exc.name, "message": exc.message, "url": path}, {}, record, fault
+        except AdminError as exc:
+            return exc.status, exc.body, {}, record, fault
         except Exception as exc:  # a bug in the double: answer 500 and keep it for the fixture to report
             with self._lock:
                 self.errors.append(f"{method} {path}: {traceback.format_exc()}")

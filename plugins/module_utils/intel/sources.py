@@ -67,6 +67,45 @@ class _Permanent(Exception):
     """HTTP 4xx and malformed answers: retrying will not help."""
 
 
+def _auth_refused(text):
+    return any(f"({code}," in text or f"[{code}," in text for code in (401, 403)) or "Authentication failed" in text
+
+
+def connect_pymisp(
+    url, key, verify, timeout, retries=DEFAULT_RETRIES, backoff=DEFAULT_BACKOFF, sleep=time.sleep, tool=""
+):
+    """A connected ``pymisp.PyMISP`` (its constructor already talks to MISP: version, ``users/view/me``).
+
+    PyMISP's constructor wraps every failure in ``PyMISPError``: a transport error keeps its cause
+    (connection refused, timeout, TLS: retried as transient, TLS at once), HTTP 5xx is a
+    ``MISPServerError`` (transient), and a refused API key (HTTP 401/403 on ``users/view/me``) is a
+    plain ``PyMISPError`` with no cause. That one is permanent: a wrong key is reported at once,
+    never retried (it used to cost ``retries`` backoff sleeps: 16 s with the defaults).
+    """
+    where = f"MISP at {url}"
+
+    def connect():
+        import pymisp  # imported lazily: feed-only hosts do not need it
+
+        try:
+            return pymisp.PyMISP(url, key, ssl=verify, timeout=timeout, tool=tool)
+        except pymisp.MISPServerError as exc:
+            raise ConnectionError(f"HTTP 5xx from {where} while connecting: {str(exc)[:200]}") from exc
+        except pymisp.PyMISPError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if cause is not None:
+                raise cause from exc
+            text = str(exc)
+            if _auth_refused(text):
+                raise _Permanent(
+                    f"{where} refused the API key (HTTP 403, authentication failed): check misp_key "
+                    "(a wrong key is not retried)"
+                ) from None
+            raise _Permanent(f"{where} refused the connection: {text[:300]}") from None
+
+    return _retrying(connect, where, retries, backoff, sleep)
+
+
 def _event_ts(event):
     ev = event.get("Event", event)
     try:
@@ -130,19 +169,16 @@ class MispRestSource:
 
     def _misp(self):
         if self._client is None:
-
-            def connect():
-                import pymisp  # imported lazily: feed-only hosts do not need it
-
-                try:
-                    return pymisp.PyMISP(
-                        self.url, self.key, ssl=self.verify, timeout=self.timeout, tool="socforge-intel"
-                    )
-                except pymisp.PyMISPError as exc:
-                    cause = exc.__cause__ or exc.__context__
-                    raise (cause or exc) from exc
-
-            self._client = _retrying(connect, f"MISP at {self.url}", self.retries, self.backoff, self.sleep)
+            self._client = connect_pymisp(
+                self.url,
+                self.key,
+                self.verify,
+                self.timeout,
+                self.retries,
+                self.backoff,
+                self.sleep,
+                tool="socforge-intel",
+            )
         return self._client
 
     def _search(self, **query):
