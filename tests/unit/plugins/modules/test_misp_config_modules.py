@@ -14,15 +14,15 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from ansible_collections.socforge.core.plugins.module_utils import misp_admin  # noqa: E402 -- path set above
-from ansible_collections.socforge.core.plugins.modules import (  # noqa: E402 -- path set above
-    misp_feed,
-    misp_organisation,
-    misp_server,
-    misp_setting,
-    misp_sharing_group,
-    misp_tag,
-    misp_user,
-    misp_zeek_intel,
+from ansible_collections.socforge.core.plugins.modules import (
+    misp_feed,  # noqa: E402 -- path set above
+    misp_organisation,  # noqa: E402 -- path set above
+    misp_server,  # noqa: E402 -- path set above
+    misp_setting,  # noqa: E402 -- path set above
+    misp_sharing_group,  # noqa: E402 -- path set above
+    misp_tag,  # noqa: E402 -- path set above
+    misp_user,  # noqa: E402 -- path set above
+    misp_zeek_intel,  # noqa: E402 -- path set above
 )
 from utils import fail_module, run_module  # noqa: E402 -- path set above
 
