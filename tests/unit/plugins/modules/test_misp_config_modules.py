@@ -14,16 +14,19 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from ansible_collections.socforge.core.plugins.module_utils import misp_admin  # noqa: E402 -- path set above
-from ansible_collections.socforge.core.plugins.modules import (
-    misp_feed,  # noqa: E402 -- path set above
-    misp_organisation,  # noqa: E402 -- path set above
-    misp_server,  # noqa: E402 -- path set above
-    misp_setting,  # noqa: E402 -- path set above
-    misp_sharing_group,  # noqa: E402 -- path set above
-    misp_tag,  # noqa: E402 -- path set above
-    misp_user,  # noqa: E402 -- path set above
-    misp_zeek_intel,  # noqa: E402 -- path set above
-)
+
+# one import per module: test_module_docs_match_specs finds the driver of a module by it
+# isort: off
+from ansible_collections.socforge.core.plugins.modules import misp_feed  # noqa: E402 -- path set above
+from ansible_collections.socforge.core.plugins.modules import misp_organisation  # noqa: E402 -- path set above
+from ansible_collections.socforge.core.plugins.modules import misp_server  # noqa: E402 -- path set above
+from ansible_collections.socforge.core.plugins.modules import misp_setting  # noqa: E402 -- path set above
+from ansible_collections.socforge.core.plugins.modules import misp_sharing_group  # noqa: E402 -- path set above
+from ansible_collections.socforge.core.plugins.modules import misp_tag  # noqa: E402 -- path set above
+from ansible_collections.socforge.core.plugins.modules import misp_user  # noqa: E402 -- path set above
+from ansible_collections.socforge.core.plugins.modules import misp_zeek_intel  # noqa: E402 -- path set above
+
+# isort: on
 from utils import fail_module, run_module  # noqa: E402 -- path set above
 
 
