@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 import netaddr
-from ansible_collections.socforge.core.plugins.module_utils import optical_budget
+from ansible_collections.socforge.core.plugins.module_utils import misp_topology, optical_budget
 
 TAP_TYPES = ("optical", "mirror")
 # Groups a complete SOC needs; plan.yml and site.yml fail when one is empty.
@@ -506,8 +506,40 @@ def plan_report(site: dict, report: ValidationReport) -> str:
         if group in ("all", "ungrouped"):
             continue
         out.append(f"- **{group}**: {', '.join(members) if members else '(empty)'}")
+    out += misp_sync_section(site)
     out += ["", "## Topology", "", "![topology](topology.svg)", ""]
     return "\n".join(out)
+
+
+def misp_instances(site: dict) -> tuple[dict | None, list[dict], list[dict]]:
+    """The hub, spokes and partners of the site's MISP sync, from the ``misp_hubs``/``misp_spokes``
+    groups and ``misp_sync`` (``soc_misp_sync``: ``instances: {host: {url, org, ca_file,
+    self_signed}}``, ``partners: [{name, url, org, ...}]``, ``mode``, ``internal``)."""
+    groups = site.get("groups") or {}
+    sync = site.get("misp_sync") or {}
+    extra = sync.get("instances") or {}
+
+    def inst(host: str) -> dict:
+        return {"name": host, "url": f"https://{host}", "org": host, **(extra.get(host) or {})}
+
+    hubs = list(groups.get("misp_hubs") or [])
+    hub = inst(hubs[0]) if hubs else None
+    return hub, [inst(h) for h in groups.get("misp_spokes") or []], list(sync.get("partners") or [])
+
+
+def misp_sync_section(site: dict) -> list[str]:
+    """The plan report's MISP sync section (layout, link counts hub-and-spoke vs mesh, reach)."""
+    hub, spokes, partners = misp_instances(site)
+    if hub is None:
+        return []
+    sync = site.get("misp_sync") or {}
+    try:
+        text = misp_topology.report_section(
+            hub, spokes, partners, mode=sync.get("mode", "hub_and_spoke"), internal=bool(sync.get("internal", False))
+        )
+    except misp_topology.TopologyError as exc:
+        return ["", "## MISP sync topology", "", f"- ERROR: {exc}"]
+    return text.split("\n")
 
 
 def svg_is_well_formed(svg: str) -> bool:
