@@ -20,7 +20,17 @@ from ansible_collections.socforge.core.plugins.module_utils.intel import sync
 from ansible_collections.socforge.core.plugins.module_utils.intel.events import MetaOptions
 from ansible_collections.socforge.core.plugins.module_utils.intel.filters import IntelFilter
 from ansible_collections.socforge.core.plugins.module_utils.intel.sources import FeedSource
-from zeek_site import merged_pcap, read_log, reporter_messages, run_site, unexpected_stderr, write_site
+from zeek_site import (
+    merged_pcap,
+    misp_event,
+    read_log,
+    reporter_messages,
+    run_site,
+    sync_feed,
+    unexpected_stderr,
+    write_feed,
+    write_site,
+)
 
 from tests.zeek_runtime import SHARED
 
@@ -39,45 +49,6 @@ FILE_MD5 = "7d95bdfe318af965be2f8e0ac9126b74"  # http_http-filename.pcap: test.j
 SHARED_DOMAIN = "meta.wikimedia.org"  # Host header and DNS; in both sources
 SHARED_ADDR = "208.80.152.118"  # wikipedia.pcap, established; in both sources
 KEEP = "httpbin.org"  # http_http-filename.pcap Host header; source A keeps it
-
-
-def misp_event(info, attributes, ts, org="CERT-Test"):
-    eid = str(uuid.uuid5(uuid.NAMESPACE_URL, info))
-    return {
-        "Event": {
-            "uuid": eid,
-            "info": info,
-            "published": True,
-            "timestamp": str(ts),
-            "publish_timestamp": str(ts),
-            "Orgc": {"name": org},
-            "Attribute": [
-                {"uuid": str(uuid.uuid4()), "type": t, "value": v, "to_ids": True, "category": "Network activity"}
-                for t, v in attributes
-            ],
-        }
-    }
-
-
-def write_feed(directory: Path, events):
-    """A MISP-format feed directory (manifest.json + <uuid>.json), replacing what was there."""
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    manifest = {}
-    for event in events:
-        e = event["Event"]
-        (directory / f"{e['uuid']}.json").write_text(json.dumps(event))
-        manifest[e["uuid"]] = {"timestamp": int(e["timestamp"]), "info": e.get("info", "")}
-    (directory / "manifest.json").write_text(json.dumps(manifest))
-
-
-def sync_feed(feed: Path, dest: Path, instance: str, flt=None):
-    return sync.sync(
-        FeedSource(str(feed)),
-        flt or IntelFilter(),
-        MetaOptions(instance=instance, event_url_base="https://misp.example.org"),
-        str(dest),
-    )
 
 
 def source_of(dest: Path, indicator: str) -> str:

@@ -9,8 +9,10 @@ reaches these tests without a copy in between.
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,10 @@ import jinja2
 import yaml
 from ansible.plugins.filter.core import FilterModule as CoreFilters
 from ansible.plugins.test.core import TestModule as CoreTests
+from ansible_collections.socforge.core.plugins.module_utils.intel import sync
+from ansible_collections.socforge.core.plugins.module_utils.intel.events import MetaOptions
+from ansible_collections.socforge.core.plugins.module_utils.intel.filters import IntelFilter
+from ansible_collections.socforge.core.plugins.module_utils.intel.sources import FeedSource
 
 from tests.zeek_runtime import PCAPS, REPO, ZeekBuild
 
@@ -102,6 +108,50 @@ def write_site(root: Path, build: ZeekBuild, *, intel_sources=("misp",), intel_l
     return Site(site, local, intel_dir, [intel_dir / f"{s}.intel" for s in intel_sources], local.read_text())
 
 
+# --- intel written by the intel library ------------------------------------------------------------
+
+
+def misp_event(info, attributes, ts, org="CERT-Test"):
+    """A published MISP event (feed JSON) with to_ids attributes ``[(type, value), ...]``."""
+    eid = str(uuid.uuid5(uuid.NAMESPACE_URL, info))
+    return {
+        "Event": {
+            "uuid": eid,
+            "info": info,
+            "published": True,
+            "timestamp": str(ts),
+            "publish_timestamp": str(ts),
+            "Orgc": {"name": org},
+            "Attribute": [
+                {"uuid": str(uuid.uuid4()), "type": t, "value": v, "to_ids": True, "category": "Network activity"}
+                for t, v in attributes
+            ],
+        }
+    }
+
+
+def write_feed(directory: Path, events):
+    """A MISP-format feed directory (manifest.json + <uuid>.json), replacing what was there."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    manifest = {}
+    for event in events:
+        e = event["Event"]
+        (directory / f"{e['uuid']}.json").write_text(json.dumps(event))
+        manifest[e["uuid"]] = {"timestamp": int(e["timestamp"]), "info": e.get("info", "")}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+
+
+def sync_feed(feed: Path, dest: Path, instance: str, flt=None):
+    """One run of the library's sync from a feed directory into ``dest`` (+ .removals, .state)."""
+    return sync.sync(
+        FeedSource(str(feed)),
+        flt or IntelFilter(),
+        MetaOptions(instance=instance, event_url_base="https://misp.example.org"),
+        str(dest),
+    )
+
+
 # --- pcaps ----------------------------------------------------------------------------------------
 
 
@@ -160,7 +210,7 @@ def _zeek_string(value) -> str:
     return json.dumps(str(value))  # a Zeek string literal for paths (no control characters in them)
 
 
-def run_site(
+def site_command(
     build: ZeekBuild,
     site: Site,
     pcap: Path,
@@ -170,11 +220,10 @@ def run_site(
     swap: dict | None = None,
     dump_items: bool = False,
     extra: str = "",
-    timeout: float = 120,
-):
-    """Run ``zeek -r pcap site/local.zeek`` in ``rundir`` with the test harness (hold.zeek): packets
-    wait until socforge-intel's files are loaded (and a ``swap`` generation re-read). ``extra``:
-    more Zeek code, loaded last. Returns the CompletedProcess."""
+) -> list[str]:
+    """``zeek -r pcap site/local.zeek`` + the test harness (hold.zeek: packets wait until
+    socforge-intel's files are loaded, and a ``swap`` generation re-read) + ``extra`` Zeek code,
+    loaded last. Writes the harness files into ``rundir``; returns the command line."""
     rundir.mkdir(parents=True, exist_ok=True)
     scripts = [str(site.local)]
     if hold:
@@ -191,8 +240,13 @@ def run_site(
     if extra:
         (rundir / "test-extra.zeek").write_text(extra)
         scripts.append(str(rundir / "test-extra.zeek"))
+    return [str(build.zeek), "-r", str(pcap), *scripts]
+
+
+def run_site(build: ZeekBuild, site: Site, pcap: Path, rundir: Path, *, timeout: float = 120, **kwargs):
+    """Run :func:`site_command` in ``rundir``; returns the CompletedProcess."""
     return subprocess.run(
-        [str(build.zeek), "-r", str(pcap), *scripts],
+        site_command(build, site, pcap, rundir, **kwargs),
         cwd=rundir,
         env=zeek_env(build, site),
         capture_output=True,

@@ -182,8 +182,13 @@ def zeek_declarations(text):
 
 
 KAFKA_FILTER = (
-    'Log::add_filter(id, [$name="socforge-kafka", $writer=Log::WRITER_KAFKAWRITER,\n'
-    '\t\t                     $config=table(["topic_name"] = topics[stream$path])]);'
+    '\t\tlocal filter = copy(Log::get_filter(id, "default"));\n'
+    '\t\tif ( filter$name == "<not found>" )\n'
+    '\t\t\tfilter = Log::Filter($name="socforge-kafka");\n'
+    '\t\tfilter$name = "socforge-kafka";\n'
+    "\t\tfilter$writer = Log::WRITER_KAFKAWRITER;\n"
+    '\t\tfilter$config = table(["topic_name"] = topics[stream$path]);\n'
+    "\t\tLog::add_filter(id, filter);\n"
 )
 
 
