@@ -67,7 +67,8 @@ def test_every_shipped_log_has_a_valid_template():
         body = zeek_index_template(log, fields)
         props = body["template"]["mappings"]["properties"]
         assert body["index_patterns"] == [f"zeek-{log}-*"]
-        assert props["ts"]["type"] == "date", log
+        if log != "loaded_scripts":  # the one Zeek log without a ts (one script name per record)
+            assert props["ts"]["type"] == "date", log
         if "id.orig_h" in fields:
             assert props["id"]["properties"]["orig_h"]["type"] == "ip", log
             assert props["id"]["properties"]["resp_p"]["type"] == "integer", log
