@@ -102,7 +102,7 @@ def walk_zeek(zeek: str | Path, loads: Sequence[str], *, env: Mapping[str, str] 
     """
     cmd = [str(zeek), *loads, str(WALKER)]
     try:
-        res = subprocess.run(
+        res = subprocess.run(  # noqa: S603 -- the caller's Zeek binary and Zeek script names, no shell
             cmd, env=dict(env) if env else None, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
         )
     except (OSError, subprocess.SubprocessError) as exc:
@@ -180,7 +180,11 @@ def table_diff(wanted: Table, committed: Table) -> list[str]:
         else:
             a, b = wanted[log], committed[log]
             here = [f"{log}.{name}: missing ({a[name]})" for name in a if name not in b]
-            here += [f"{log}.{name}: committed {b[name]}, Zeek writes {a[name]}" for name in a if b.get(name, a[name]) != a[name]]
+            here += [
+                f"{log}.{name}: committed {b[name]}, Zeek writes {a[name]}"
+                for name in a
+                if b.get(name, a[name]) != a[name]
+            ]
             here += [f"{log}.{name}: not written by Zeek" for name in b if name not in a]
             if not here and list(a) != list(b):
                 here.append(f"{log}: the same fields in another order")
