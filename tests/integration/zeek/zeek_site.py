@@ -8,7 +8,9 @@ reaches these tests without a copy in between.
 
 from __future__ import annotations
 
+import configparser
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -262,3 +264,50 @@ _HOLD_NOTES = {"processing suspended", "processing continued"}
 
 def unexpected_stderr(text: str) -> list[str]:
     return [ln for ln in text.splitlines() if ln.strip() and ln.strip() not in _HOLD_NOTES]
+
+
+# --- zeekctl ----------------------------------------------------------------------------------------
+
+ZEEKCTL_ISOLATED = Path(__file__).resolve().parent / "zeekctl_isolated.py"
+
+
+def node_sections(node_cfg: str) -> dict[str, dict]:
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read_string(node_cfg)
+    return {name: dict(cp[name]) for name in cp.sections()}
+
+
+def zeekctl(build: ZeekBuild, root: Path, node_cfg: str, site: Site, *args: str, timeout: float = 300):
+    """zeekctl ``args`` for ``node_cfg`` (every host= mapped to 127.0.0.1: zeekctl runs only on the
+    manager's machine) with the role's zeekctl.cfg, its directories under ``root`` and the rendered
+    ``site`` as SitePolicyPath. Returns the CompletedProcess."""
+    etc = root / "etc"
+    for d in (etc, root / "logs", root / "spool"):
+        d.mkdir(parents=True, exist_ok=True)
+    (etc / "node.cfg").write_text(re.sub(r"^host=.*$", "host=127.0.0.1", node_cfg, flags=re.M))
+    (etc / "networks.cfg").write_text("10.0.0.0/8\tPrivate\n")
+    cfg = etc / "zeekctl.cfg"
+    cfg.write_text(
+        render(
+            "zeek",
+            "opt/zeek/etc/zeekctl.cfg.j2",
+            **zeek_role_vars(
+                build,
+                zeek_log_dir=str(root / "logs"),
+                zeek_spool_dir=str(root / "spool"),
+                zeek_etc_dir=str(etc),
+                zeek_zeekctl_options={"SitePolicyPath": str(site.root)},
+            ),
+        )
+    )
+    if build.zeekctl is None:
+        raise RuntimeError(f"zeekctl of {build} cannot run")
+    return subprocess.run(
+        ["/usr/bin/python3", str(ZEEKCTL_ISOLATED), str(build.prefix), *args],
+        cwd=root,
+        env=dict(build.env(), SOCFORGE_ZEEKCTL_CFG=str(cfg), ZEEK_DNS_FAKE="1"),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
