@@ -92,8 +92,7 @@ def generate(builds, walked: dict | None = None) -> str:
     tables = [(b.minor_line, (walked or {}).get(b) or walk(b)) for b in builds]
     merged, notes = zf.merge_tables(tables)
     counts = [
-        f"Zeek {b.version} ({len(site_loads(b.minor_line))} scripts loaded): "
-        f"{len(t)} logs, {sum(map(len, t.values()))} fields"
+        f"Zeek {b.version}: {len(t)} logs, {sum(map(len, t.values()))} fields"
         for b, (_, t) in zip(builds, tables, strict=True)
     ]
     counts.append(f"Merged: {len(merged)} logs, {sum(map(len, merged.values()))} fields.")
@@ -128,12 +127,13 @@ def main(argv=None, builds=None) -> int:
         print(f"zeek_fields: wrote {args.table} from {used}")
         return 0
     committed = args.table.read_text(encoding="utf-8") if args.table.is_file() else ""
-    if committed == text:
-        print(f"zeek_fields: {args.table} is what {used} writes")
+    if zf.table_body(committed) == zf.table_body(text):  # the header names the Zeek versions used
+        same = "" if committed == text else " (only the header differs)"
+        print(f"zeek_fields: {args.table} is what {used} writes{same}")
         return 0
     wanted = yaml.safe_load(text)[zf.TABLE_VAR]
     have = (yaml.safe_load(committed) or {}).get(zf.TABLE_VAR) or {} if committed else {}
-    diff = zf.table_diff(wanted, have) or ["the fields agree; the comments (notes, counts, versions) differ"]
+    diff = zf.table_diff(wanted, have) or ["the fields agree; the version notes differ"]
     print(f"zeek_fields: {args.table} is stale against {used}:", *diff, sep="\n  ", file=sys.stderr)
     print("Re-run scripts/zeek_fields.py to rewrite it.", file=sys.stderr)
     return 1

@@ -169,6 +169,12 @@ def render_table(table: Table, notes: Mapping[tuple[str, str], str], header: str
     return "\n".join(lines) + "\n"
 
 
+def table_body(text: str) -> str:
+    """A rendered table without its header comments: from the ``---`` line on (fields and notes)."""
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[lines.index("---\n") :]) if "---\n" in lines else text
+
+
 def table_diff(wanted: Table, committed: Table) -> list[str]:
     """What differs between two tables, one line per log or field, empty when they are equal."""
     out = []

@@ -79,6 +79,8 @@ def test_merge_keeps_the_truth_and_notes_the_other_version():
     assert text.startswith("# Generated.\n# Two lines.\n---\n__opensearch_zeek_fields:\n")
     assert "  dpd:  # 7.2 only\n" in text and "    host_key: string  # 7.2 only\n" in text
     assert yaml.safe_load(text)[zf.TABLE_VAR] == merged
+    assert zf.table_body(text) == text[text.index("---\n") :]
+    assert zf.table_body(text.replace("Two lines.", "Other header.")) == zf.table_body(text)
     with pytest.raises(zf.ZeekFieldsError):
         zf.merge_tables([])
 
