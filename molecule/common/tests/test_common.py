@@ -1,5 +1,8 @@
 """Verify roles/common on the converged container, probing its firewall from two other containers."""
 
+import time
+import uuid
+
 import pytest
 import testinfra
 
@@ -92,6 +95,34 @@ def test_sshd_effective_settings(host, key, value):
 def test_sshd_dropin_not_world_readable(host):
     f = host.file("/etc/ssh/sshd_config.d/50-socforge.conf")
     assert f.mode == 0o600
+
+
+def test_admin_address_on_one_interface_only(host):
+    holders = host.check_output(f"ip -4 -o addr show | grep -F ' {TARGET_IP}/' || true").splitlines()
+    assert len(holders) == 1 and holders[0].split()[1] == "eth0", holders
+    assert not host.file("/etc/systemd/network/10-socforge-admin.netdev").exists
+    assert "VLAN=vlan110" not in host.file("/etc/systemd/network/05-socforge-parent.network").content_string
+
+
+def test_chrony_uses_only_the_site_servers(host):
+    active = host.check_output(
+        "grep -hE '^[[:space:]]*(pool|server|peer)[[:space:]]' /etc/chrony/chrony.conf /etc/chrony/conf.d/*.conf || true"
+    )
+    assert active.splitlines() == ["server 10.89.90.1 iburst"]
+    assert "#socforge-off# pool " in host.file("/etc/chrony/chrony.conf").content_string
+
+
+def test_auth_messages_logged_once(host):
+    token = f"socforge-auth-once-{uuid.uuid4().hex}"
+    host.run_test(f"logger -p authpriv.notice {token}")
+    count = 0
+    for _ in range(20):
+        count = int(host.check_output(f"grep -c {token} /var/log/auth.log || true") or 0)
+        if count:
+            break
+        time.sleep(0.5)
+    time.sleep(1)
+    assert int(host.check_output(f"grep -c {token} /var/log/auth.log || true")) == 1
 
 
 def test_baseline_services_and_files(host):
