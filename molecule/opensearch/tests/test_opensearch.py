@@ -84,5 +84,11 @@ def test_secret_file_modes(host):
     assert "$2y$12$" in users.content_string
 
 
+def test_the_ca_key_never_reaches_the_node(host):
+    found = host.run("find / -xdev -name ca.key -not -path '/proc/*' 2>/dev/null")
+    assert found.stdout.strip() == ""
+    assert host.file("/etc/opensearch/certs/ca.crt").exists
+
+
 def test_heap_from_settings(host):
     assert "-Xmx512m" in host.file("/etc/opensearch/jvm.options.d/socforge.options").content_string
