@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from zeek_site import (
@@ -147,17 +148,30 @@ def page_run(zeek, trace, tmp_path, url, rate_limit):
     proc = subprocess.Popen(
         cmd, cwd=rundir, env=zeek_env(zeek, site), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    return proc, rundir, spool / "socforge-alert.state"
+    return proc, rundir, spool / "socforge-alert.state", sender
 
 
-def settle(proc, server, state_file, quiet=3.0, limit=60.0):
-    """Wait until no sender has posted or dropped for ``quiet`` seconds, then stop Zeek (SIGTERM)."""
+def senders_running(sender):
+    """Whether a process started from ``sender`` is still alive (the senders are Zeek's children)."""
+    needle = str(sender).encode()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if needle in cmdline.read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def settle(proc, server, state_file, sender, quiet=3.0, limit=90.0):
+    """Wait until no sender runs and none has posted or dropped for ``quiet`` seconds, then stop Zeek
+    (SIGTERM)."""
     deadline = time.monotonic() + limit
     last, since = None, time.monotonic()
     while time.monotonic() < deadline:
         dropped = json.loads(state_file.read_text() or "{}").get("dropped", 0) if state_file.exists() else 0
         now = (len(server.posts), dropped)
-        if now != last:
+        if now != last or senders_running(sender):
             last, since = now, time.monotonic()
         elif sum(now) and time.monotonic() - since >= quiet:
             break
@@ -179,8 +193,8 @@ def paged(rundir):
 
 def test_notices_page_the_webhook_with_their_fields(zeek, trace, tmp_path, webhook):
     url = f"http://127.0.0.1:{webhook.server_address[1]}/hook"
-    proc, rundir, state = page_run(zeek, trace, tmp_path, url, rate_limit=100)
-    res, _ = settle(proc, webhook, state)
+    proc, rundir, state, sender = page_run(zeek, trace, tmp_path, url, rate_limit=100)
+    res, _ = settle(proc, webhook, state, sender)
     assert not stopped_stderr(res.stderr), res.stderr
     assert [m for m in reporter_messages(rundir) if m != "Reporter::INFO: received termination signal ()"] == []
     notices = paged(rundir)
@@ -212,8 +226,8 @@ def test_notices_page_the_webhook_with_their_fields(zeek, trace, tmp_path, webho
 
 def test_rate_limit_holds_under_a_burst_of_notices(zeek, trace, tmp_path, webhook):
     url = f"http://127.0.0.1:{webhook.server_address[1]}/hook"
-    proc, rundir, state = page_run(zeek, trace, tmp_path, url, rate_limit=2)
-    res, (posted, dropped) = settle(proc, webhook, state)
+    proc, rundir, state, sender = page_run(zeek, trace, tmp_path, url, rate_limit=2)
+    res, (posted, dropped) = settle(proc, webhook, state, sender)
     assert not stopped_stderr(res.stderr), res.stderr
     notices = paged(rundir)
     assert len(notices) >= 4
