@@ -142,9 +142,22 @@ options:
     description: Longest indicator accepted, in characters.
     type: int
     default: 2048
+  reconcile_interval:
+    description:
+      - Seconds between two reconciliations on incremental MISP syncs. A reconciliation compares the
+        state's events with MISP's published events (one metadata-only listing) and asks about the
+        missing ones, so that a hard-deleted event or an explicit unpublish (a retraction), which
+        MISP's timestamp filters cannot report, is removed without waiting for a full sync.
+        C(0) reconciles on every run.
+    type: int
+    default: 3600
 notes:
   - Filters are applied by the module after the fetch, never by MISP, so that an event leaving the
     filter is seen and its indicators removed.
+  - "Unpublished events (with O(published_only)): an event unpublished by an edit (its C(timestamp)
+    newer than its C(publish_timestamp)) keeps the indicators of its last synced version until it is
+    republished; an event unpublished on purpose (MISP's unpublish leaves both timestamps alone) is a
+    retraction and its indicators are removed. Full and incremental syncs behave the same."
   - Zeek's input framework re-reads the file when it changes; unchanged content is never rewritten
     (the file's mtime is kept), so a run that reports C(changed=false) costs Zeek nothing.
 requirements:
@@ -210,9 +223,14 @@ full_sync:
   returned: always
   type: bool
 sync_point:
-  description: The MISP timestamp the next incremental sync starts from.
+  description: The MISP time (newest C(timestamp) or C(publish_timestamp) seen) the next incremental sync starts from.
   returned: always
   type: int
+reconciled:
+  description: Events the state held that MISP no longer lists as published, by what became of them (C(deleted), C(retracted), C(editing)).
+  returned: always
+  type: dict
+  sample: {"deleted": 1, "editing": 2}
 dest:
   description: Absolute path of the intel file.
   returned: always
@@ -252,6 +270,7 @@ def main():
         source_name={"type": "str"},
         event_url_base={"type": "str"},
         max_length={"type": "int", "default": 2048},
+        reconcile_interval={"type": "int", "default": 3600},
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -315,6 +334,7 @@ def main():
             full=p["full_sync"],
             check_mode=module.check_mode,
             mode=mode,
+            reconcile_interval=max(0, p["reconcile_interval"]),
         )
     except SourceError as exc:
         module.fail_json(msg=f"{exc}; the intel file {p['dest']} was left untouched")

@@ -18,6 +18,7 @@ import re
 import secrets
 import time
 import uuid as uuidlib
+from pathlib import Path
 from typing import Any
 
 ROLE_NAMES = ((1, "admin", True, True), (2, "Org Admin", False, False), (3, "User", False, False),
@@ -164,7 +165,8 @@ class AdminStore:
         if org is None:
             raise _missing("organisation", f"/organisations/view/{ref}")
         count = sum(1 for u in self.users.values() if u["org_id"] == org["id"])
-        return {"Organisation": dict(org, user_count=str(count), created_by_email="admin@socforge.test")}
+        view = {k: v for k, v in org.items() if k != "landingpage"}  # organisations/view leaves it out
+        return {"Organisation": dict(view, user_count=str(count), created_by_email="admin@socforge.test")}
 
     def h_org_add(self, body: Any, **_: Any) -> Any:
         fields = _body(body, "Organisation")
@@ -450,6 +452,7 @@ class AdminStore:
 
     def h_feed_add(self, body: Any, **_: Any) -> Any:
         fields = _body(body, "Feed")
+        self._feed_url_ok(fields, "add")
         if not fields.get("url"):
             raise AdminError(500, {"name": "An Internal Error Has Occurred.",
                                    "message": "An Internal Error Has Occurred.", "url": "/feeds/add"})  # fmt: skip
@@ -465,8 +468,34 @@ class AdminStore:
         self.feeds.append(feed)
         return {"Feed": dict(feed)}
 
+    def _feed_url_ok(self, fields: dict[str, Any], action: str, feed: dict[str, Any] | None = None) -> None:
+        """MISP's Feed::urlOrExistingFilepath: a local feed names an existing directory (MISP format) or
+        file on the MISP host (here: the double's host), a network feed a valid URL."""
+        merged = dict(feed or {}, **fields)
+        url = str(merged.get("url") or "")
+        if not url:
+            return
+        if merged.get("input_source") == "local":
+            path = url.replace("file://", "")
+            if merged.get("source_format", "misp") == "misp" and not Path(path).is_dir():
+                errors = ["For MISP type local feeds, please specify the containing directory."]
+            elif merged.get("source_format", "misp") != "misp" and not Path(path).exists():
+                errors = ["Invalid path or file not found. Make sure that the path points to an existing file that "
+                          "is readable and watch out for typos."]  # fmt: skip
+            else:
+                return
+        elif re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            return
+        else:
+            errors = ["This field cannot be left blank"]  # sic: MISP's message for a URL that does not validate
+        name = f"Could not {action} feed"
+        raise AdminError(
+            403, {"saved": False, "name": name, "message": name, "url": f"/feeds/{action}", "errors": {"url": errors}}
+        )
+
     def h_feed_edit(self, ref: str, body: Any, **_: Any) -> Any:
         feed = self._feed(ref, f"/feeds/edit/{ref}")
+        self._feed_url_ok(_body(body, "Feed"), "edit", feed)
         self._apply_feed(feed, _body(body, "Feed"))
         if feed.get("rules") is None:
             feed["rules"] = DEFAULT_FEED_RULES
@@ -604,8 +633,14 @@ class AdminStore:
                 for k in ("id", "uuid", "name", "description", "releasability", "local", "active", "roaming")
             }
             sg["org_count"] = str(len(group["orgs"]))
+            # the index lists servers without their row id; the local instance (id 0) with "Server": []
+            servers = [
+                {"all_orgs": s["all_orgs"], "server_id": s["server_id"], "sharing_group_id": s["sharing_group_id"],
+                 "Server": [] if s["server_id"] == "0" else s["Server"]}
+                for s in view["SharingGroupServer"]
+            ]  # fmt: skip
             rows.append({"SharingGroup": sg, "Organisation": {k: self.orgs["1"][k] for k in ("id", "name", "uuid")},
-                         "SharingGroupOrg": view["SharingGroupOrg"], "SharingGroupServer": view["SharingGroupServer"],
+                         "SharingGroupOrg": view["SharingGroupOrg"], "SharingGroupServer": servers,
                          "editable": True, "deletable": True})  # fmt: skip
         return {"response": rows}
 

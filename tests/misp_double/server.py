@@ -876,10 +876,8 @@ class MispDouble:
             "User": {
                 "id": "1",
                 "org_id": LOCAL_ORG["id"],
-                "server_id": "0",
                 "email": "admin@socforge.test",
                 "autoalert": False,
-                "authkey": None,
                 "invited_by": "0",
                 "gpgkey": None,
                 "certif_public": "",
@@ -932,7 +930,7 @@ class MispDouble:
                 "permission": "3",
                 "permission_description": "publish",
             },
-            "UserSetting": {},
+            "UserSetting": [],
             "Organisation": dict(LOCAL_ORG),
         }
 
@@ -1390,6 +1388,10 @@ def _make_handler(double: MispDouble) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             return  # quiet: the request log is in MispDouble.requests
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            # the Date header follows the double's clock, as MISP's follows its host's (set_time/advance)
+            return super().date_time_string(double.now if timestamp is None else timestamp)
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -200,7 +200,8 @@ def canonical_email(value):
         if ip is None:
             return None
         dom = f"[{ip}]"
-    return f"{local}@{dom}"
+    # MISP lower-cases e-mail attributes on import (local part included: checked on MISP 2.5.1)
+    return f"{local.lower()}@{dom}"
 
 
 def canonical_hash(value, misp_type):

@@ -9,6 +9,7 @@ and sets ``deleted`` (event UUIDs known to be gone; only a feed's manifest can t
 timestamp the state holds; ``since`` is ``None`` for a full sync.
 """
 
+import email.utils
 import json
 import os
 import socket
@@ -106,6 +107,18 @@ def connect_pymisp(
     return _retrying(connect, where, retries, backoff, sleep)
 
 
+def _flag(value):
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def _event_pts(event):
+    ev = event.get("Event", event)
+    try:
+        return int(ev.get("publish_timestamp") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _event_ts(event):
     ev = event.get("Event", event)
     try:
@@ -166,6 +179,7 @@ class MispRestSource:
         self.sync_point = None
         self.requests = 0
         self.id = f"misp:{self.url}"
+        self._server_time = None
 
     def _misp(self):
         if self._client is None:
@@ -179,9 +193,23 @@ class MispRestSource:
                 self.sleep,
                 tool="socforge-intel",
             )
+            # MISP's own clock, from the Date header of its answers (Apache and MISP's PHP share the
+            # host's clock): the sync point can then move to "when this run started asking" even when
+            # no event changed, so quiet runs re-read nothing
+            session = getattr(self._client, "_PyMISP__session", None)
+            if session is not None:
+                session.hooks.setdefault("response", []).append(self._note_server_time)
         return self._client
 
-    def _search(self, **query):
+    def _note_server_time(self, response, *args, **kwargs):
+        if self._server_time is None and response.status_code == 200 and "restSearch" in response.url:
+            try:
+                self._server_time = int(email.utils.parsedate_to_datetime(response.headers["Date"]).timestamp())
+            except (KeyError, TypeError, ValueError):
+                pass
+        return response
+
+    def _search(self, published=True, **query):
         misp = self._misp()
 
         def call():
@@ -189,7 +217,7 @@ class MispRestSource:
             answer = misp.search(
                 controller="events",
                 return_format="json",
-                published=True if self.published_only else None,
+                published=True if self.published_only and published else None,
                 enforce_warninglist=True if self.enforce_warninglist else None,
                 pythonify=False,
                 **query,
@@ -244,6 +272,7 @@ class MispRestSource:
 
     def fetch(self, known, since):
         self.deleted = set()
+        self._server_time = None
         now = self.now()
         newest = 0
         seen = set()
@@ -259,9 +288,47 @@ class MispRestSource:
                 if uuid in seen:
                     continue
                 seen.add(uuid)
-                newest = max(newest, _event_ts(event))
+                # the sync point follows both clocks: an event published after its last edit has
+                # publish_timestamp > timestamp and would otherwise be re-read on every run
+                newest = max(newest, _event_ts(event), _event_pts(event))
                 yield event
-        self.sync_point = max(newest, since or 0, 0) or now
+        # MISP's time at the first answer of this run: anything that changes later gets a timestamp
+        # (or publish_timestamp) at or after it, and the next run asks from it minus OVERLAP
+        self.sync_point = max(newest, since or 0, self._server_time or 0, 0) or now
+
+    def published_uuids(self):
+        """UUIDs of every published event (metadata only: no attributes), for reconciliation."""
+        found = set()
+        page = 1
+        limit = max(self.page_limit, 1000)
+        while True:
+            batch = self._search(limit=limit, page=page, metadata=True)
+            found.update(e.get("Event", e).get("uuid") for e in batch)
+            if len(batch) < limit:
+                return found
+            page += 1
+
+    def classify_missing(self, uuids):
+        """``{uuid: 'deleted' | 'retracted' | 'editing' | 'published'}`` for events the state holds but
+        the published list lacks. MISP 2.5.1 (checked on a real instance): an edit unpublishes the event
+        and bumps ``timestamp`` past ``publish_timestamp``; an explicit unpublish changes neither, so
+        ``timestamp <= publish_timestamp`` while unpublished is a retraction; an event not found at all
+        was hard-deleted."""
+        out = dict.fromkeys(uuids, "deleted")
+        todo = sorted(uuids)
+        for i in range(0, len(todo), 100):
+            chunk = todo[i : i + 100]
+            for event in self._search(published=False, uuid=chunk, metadata=True, limit=len(chunk) + 1, page=1):
+                ev = event.get("Event", event)
+                if ev.get("uuid") not in out:
+                    continue
+                if _flag(ev.get("published")):
+                    out[ev["uuid"]] = "published"
+                elif _event_ts(event) > _event_pts(event) > 0:
+                    out[ev["uuid"]] = "editing"
+                else:
+                    out[ev["uuid"]] = "retracted"
+        return out
 
 
 class FeedSource:

@@ -98,6 +98,16 @@ class State:
     def known(self):
         return dict(self.conn.execute("SELECT uuid, ts FROM events"))
 
+    def record(self, uuid):
+        """The stored event as an ``EventRecord`` (to carry it into a new state), or None."""
+        from ansible_collections.socforge.core.plugins.module_utils.intel.events import EventRecord
+
+        row = self.conn.execute("SELECT id, ts, pts, keep, suffix FROM events WHERE uuid = ?", (uuid,)).fetchone()
+        if row is None:
+            return None
+        keys = sorted(r[0] for r in self.conn.execute("SELECT k FROM cand WHERE ev = ?", (row[0],)))
+        return EventRecord(uuid, row[1], row[2], bool(row[3]), True, row[4], keys)
+
     def aged_out(self, cutoff):
         return [r[0] for r in self.conn.execute("SELECT uuid FROM events WHERE keep = 0 AND pts < ?", (cutoff,))]
 

@@ -30,6 +30,9 @@ from ansible_collections.socforge.core.plugins.module_utils.intel.writer import 
 )
 
 DIFF_SAMPLE = 25
+DEFAULT_RECONCILE_INTERVAL = 3600
+# what happens to an event the state holds and MISP no longer lists as published (see docs/intel.md)
+DROPPED = ("deleted", "retracted")
 
 
 class SyncError(Exception):
@@ -63,7 +66,9 @@ def _diff(added, removed, n_added, n_removed):
     return {"prepared": f"intel: +{n_added} -{n_removed} lines\n" + text}
 
 
-def _result(stats, full, lines, added, removed, gone, changed, events, sync_point, n_added=None, n_removed=None):
+def _result(
+    stats, full, lines, added, removed, gone, changed, events, sync_point, n_added=None, n_removed=None, reconciled=None
+):
     n_added = len(added) if n_added is None else n_added
     n_removed = len(removed) if n_removed is None else n_removed
     return {
@@ -78,6 +83,7 @@ def _result(stats, full, lines, added, removed, gone, changed, events, sync_poin
         "rejected": dict(sorted(stats.rejected.items())),
         "skipped_types": dict(sorted(stats.skipped_types.items())),
         "sync_point": sync_point,
+        "reconciled": dict(sorted((reconciled or {}).items())),
         "diff": _diff(added, removed, n_added, n_removed),
     }
 
@@ -93,8 +99,13 @@ def sync(
     check_mode=False,
     mode=0o644,
     now=None,
+    reconcile_interval=DEFAULT_RECONCILE_INTERVAL,
 ):
-    """Run one sync. Raises ``SourceError``/``SyncError`` before writing anything on upstream failure."""
+    """Run one sync. Raises ``SourceError``/``SyncError`` before writing anything on upstream failure.
+
+    ``reconcile_interval``: seconds between two reconciliations of an incremental MISP sync (the
+    state's event UUIDs against MISP's published events, metadata only), which notice hard-deleted
+    and retracted events; 0 = every run."""
     now = int(now if now is not None else time.time())
     state_path = state_path or dest + ".state"
     removals_path = removals_path or dest + ".removals"
@@ -109,7 +120,9 @@ def sync(
             st = None
         if st is None:
             return _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, fingerprint, cutoff, now)
-        return _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, cutoff, now)
+        return _incremental(
+            st, source, flt, opts, dest, removals_path, check_mode, mode, cutoff, now, reconcile_interval
+        )
     finally:
         if st is not None:
             st.close()
@@ -278,15 +291,53 @@ def _merge(keys, best, dest, diff):
         yield "\n".join(chunk) + "\n"
 
 
+def _classify(source, flt, missing, reconciled):
+    """What became of events the state holds and MISP no longer lists: ``{uuid: class}``."""
+    if not missing or not hasattr(source, "classify_missing"):
+        return {}
+    classes = source.classify_missing(missing)
+    if not flt.published_only:  # unpublished events are wanted: only a hard delete removes them
+        classes = {u: ("deleted" if c == "deleted" else "published") for u, c in classes.items()}
+    for cls in classes.values():
+        reconciled[cls] = reconciled.get(cls, 0) + 1
+    return classes
+
+
+def _carried_over(source, flt, state_path, fingerprint, fetched, reconciled):
+    """Records of the previous state for events being edited (unpublished by an edit, not yet
+    republished): a full sync keeps their last synced indicators, as an incremental sync does."""
+    if not hasattr(source, "classify_missing"):
+        return []
+    old = State.open(state_path)
+    if old is None:
+        return []
+    try:
+        if old.get("source") != source.id or old.get("options") != fingerprint:
+            return []
+        missing = set(old.known()) - fetched
+        classes = _classify(source, flt, missing, reconciled)
+        return [old.record(u) for u, c in sorted(classes.items()) if c == "editing"]
+    finally:
+        old.close()
+
+
 def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, fingerprint, cutoff, now):
     stats = MapStats()
     best = {}
     records = []
+    fetched = set()
     for event in source.fetch({}, None):
         rec = map_event(event, flt, opts, stats)
+        if rec is not None:
+            fetched.add(rec.uuid)
         if rec is None or not rec.selected or not _in_window(rec, flt, cutoff):
             continue
         records.append(rec)
+    reconciled = {}
+    for rec in _carried_over(source, flt, state_path, fingerprint, fetched, reconciled):
+        if _in_window(rec, flt, cutoff):
+            records.append(rec)
+    for rec in records:
         suffix = rec.suffix
         for k in rec.keys:
             cur = best.get(k)
@@ -314,6 +365,7 @@ def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, 
             "options": fingerprint,
             "sync_point": str(source.sync_point or 0),
             "last_full": str(now),
+            "last_reconcile": str(now),
             "intel_stamp": file_stamp(dest),
         }
         del best
@@ -330,10 +382,11 @@ def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, 
         source.sync_point,
         n_added=diff.added,
         n_removed=diff.removed,
+        reconciled=reconciled,
     )
 
 
-def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, cutoff, now):
+def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, cutoff, now, reconcile_interval):
     stats = MapStats()
     since = int(st.get("sync_point", "0") or 0)
     known = st.known()
@@ -342,7 +395,16 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
         rec = map_event(event, flt, opts, stats)
         if rec is not None:
             changed_recs.append(rec)
-    drop = set(source.deleted) | {r.uuid for r in changed_recs}
+    reconciled = {}
+    vanished = set()
+    last = int(st.get("last_reconcile", "0") or 0)
+    if hasattr(source, "published_uuids") and now - last >= reconcile_interval:
+        # timestamp filters cannot report a hard delete or an explicit unpublish (MISP's unpublish
+        # changes neither timestamp): compare the state's UUIDs with MISP's published events
+        missing = set(known) - source.published_uuids() - {r.uuid for r in changed_recs}
+        classes = _classify(source, flt, missing, reconciled)
+        vanished = {u for u, c in classes.items() if c in DROPPED}
+    drop = set(source.deleted) | {r.uuid for r in changed_recs} | vanished
     if cutoff is not None:
         drop.update(st.aged_out(cutoff))
     st.begin()
@@ -404,12 +466,14 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
             st.set("sync_point", new_sync_point)
             st.set("intel_stamp", file_stamp(dest))
             st.set("last_incremental", now)
+            if reconciled or (hasattr(source, "published_uuids") and now - last >= reconcile_interval):
+                st.set("last_reconcile", now)
             st.commit()
     except BaseException:
         if st.conn.in_transaction:
             st.rollback()
         raise
-    return _result(stats, False, n_lines, added, removed, gone, changed, kept, new_sync_point)
+    return _result(stats, False, n_lines, added, removed, gone, changed, kept, new_sync_point, reconciled=reconciled)
 
 
 def refresh(dest, state_path):

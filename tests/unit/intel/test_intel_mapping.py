@@ -27,7 +27,7 @@ ROWS = {
     "ip-src": ("2001:DB8:0:0::1", [("2001:db8::1", n.ADDR)]),
     "ip-dst|port": ("198.51.100.7|8443", [("198.51.100.7", n.ADDR)]),
     "ip-src|port": ("2001:db8::2|22", [("2001:db8::2", n.ADDR)]),
-    "email-src": ("Phish@Example.ORG", [("Phish@example.org", n.EMAIL)]),
+    "email-src": ("Phish@Example.ORG", [("phish@example.org", n.EMAIL)]),  # lower-cased as MISP stores it
     "email-dst": ("victim@example.org", [("victim@example.org", n.EMAIL)]),
     "target-email": ("ceo@example.org", [("ceo@example.org", n.EMAIL)]),
     "email-attachment": ("invoice.pdf.exe", [("invoice.pdf.exe", n.FILE_NAME)]),

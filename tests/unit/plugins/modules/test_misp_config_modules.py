@@ -162,7 +162,8 @@ def test_server_refusals_leave_nothing(monkeypatch, misp_double, tmp_path):
 
 
 def test_feed_create_idempotent_and_bad_input(monkeypatch, misp_double):
-    args = conn(misp_double, name="Infoblox", provider="Infoblox", url="/srv/feeds/infoblox", input_source="local",
+    infoblox = str(Path(__file__).resolve().parents[4].parent / "shared" / "data" / "misp-feed-infoblox")
+    args = conn(misp_double, name="Infoblox", provider="Infoblox", url=infoblox, input_source="local",
                 source_format="misp", enabled=True, distribution=1)  # fmt: skip
     made = run_module(monkeypatch, misp_feed, args)
     assert made["changed"] and made["feed"]["distribution"] == "1" and made["feed"]["enabled"] is True
@@ -170,6 +171,11 @@ def test_feed_create_idempotent_and_bad_input(monkeypatch, misp_double):
     off = run_module(monkeypatch, misp_feed, dict(args, enabled=False), diff=True)
     assert off["diff"]["after"] == {"enabled": False}
     assert run_module(monkeypatch, misp_feed, dict(args, state="absent"))["changed"]
+    # MISP checks a local feed's directory on its host, and a network feed's URL
+    missing = fail_module(monkeypatch, misp_feed, dict(args, url="/nonexistent/feed"))
+    assert "please specify the containing directory" in missing["msg"]
+    bad = fail_module(monkeypatch, misp_feed, dict(args, url="feeds.example", input_source="network"))
+    assert "refused to add feed 'Infoblox': HTTP 403: url" in bad["msg"]
 
 
 def test_settings_all_or_nothing(monkeypatch, misp_double):

@@ -225,3 +225,105 @@ def test_time_windows_keep_pages_shallow(monkeypatch, misp_double, tmp_path):
     flat_pages = -(-res["events"] // 3)  # what plain paging over all events would need
     assert len(windows) > 1 and all(isinstance(q["timestamp"], list) for q in searches)
     assert deepest == 1 < flat_pages, (deepest, flat_pages)
+
+
+# --- unpublished events, retractions, hard deletes, e-mail case, sync point (issue 11 part 4) -----------
+# One documented behaviour (docs/intel.md "Unpublished events"), the same for full and incremental:
+# an event unpublished by an edit keeps its last synced indicators; an explicit unpublish (MISP leaves
+# both timestamps alone: a retraction) and a hard delete remove them.
+
+
+def _seeded(monkeypatch, double, tmp_path, value):
+    dest = tmp_path / "misp.intel"
+    event = published_event(double)
+    attr = double.add_attribute(event["uuid"], "domain", value, to_ids=True)
+    double.advance(5)
+    double.publish_event(event["uuid"])
+    run_module(monkeypatch, misp_zeek_intel, args_for(double, dest, reconcile_interval=0))
+    assert any(r[0] == value for r in rows(dest))
+    return dest, event, attr
+
+
+def _full_copy(monkeypatch, double, tmp_path, dest, name):
+    """A full sync of the same MISP into a copy of dest's state: what a full resync would write."""
+    other = tmp_path / name
+    other.write_bytes(dest.read_bytes())
+    Path(str(other) + ".state").write_bytes(Path(str(dest) + ".state").read_bytes())
+    res = run_module(monkeypatch, misp_zeek_intel, args_for(double, other, full_sync=True, source_name="127.0.0.1"))
+    return other, res
+
+
+@pytest.mark.parametrize("how", ["incremental", "full"])
+def test_edit_in_progress_keeps_intel_in_full_and_incremental(monkeypatch, misp_double, tmp_path, how):
+    dest, event, attr = _seeded(monkeypatch, misp_double, tmp_path, "being-edited.example")
+    misp_double.advance(5)
+    misp_double.edit_attribute(attr["uuid"], comment="edited")  # MISP: timestamp bumped, event unpublished
+    stored = misp_double.event(event["uuid"])
+    assert not stored["published"] and int(stored["timestamp"]) > int(stored["publish_timestamp"])
+    misp_double.advance(300)
+    if how == "incremental":
+        res = run_module(monkeypatch, misp_zeek_intel, args_for(misp_double, dest, reconcile_interval=0))
+        assert res["changed"] is False and res["reconciled"] == {"editing": 1}
+        kept = dest
+    else:
+        kept, res = _full_copy(monkeypatch, misp_double, tmp_path, dest, "full.intel")
+        assert res["full_sync"] and res["reconciled"] == {"editing": 1} and res["removed"] == 0
+    assert any(r[0] == "being-edited.example" for r in rows(kept))
+
+
+@pytest.mark.parametrize("how", ["incremental", "full"])
+def test_retraction_removes_intel_in_full_and_incremental(monkeypatch, misp_double, tmp_path, how):
+    dest, event, _ = _seeded(monkeypatch, misp_double, tmp_path, "retracted.example")
+    lines_of_event = sum(1 for r in rows(dest) if event["uuid"] in r[2])
+    misp_double.advance(5)
+    misp_double.unpublish_event(event["uuid"])  # MISP's unpublish: neither timestamp moves
+    misp_double.advance(300)
+    if how == "incremental":
+        res = run_module(monkeypatch, misp_zeek_intel, args_for(misp_double, dest, reconcile_interval=0))
+        gone = dest
+    else:
+        gone, res = _full_copy(monkeypatch, misp_double, tmp_path, dest, "full.intel")
+    assert res["reconciled"] == {"retracted": 1} and res["removed"] == lines_of_event > 0
+    assert all(event["uuid"] not in r[2] for r in rows(gone))
+    if how == "incremental":
+        assert ["retracted.example", "Intel::DOMAIN"] in [r[:2] for r in removals(dest)]
+
+
+def test_hard_delete_noticed_by_incremental_reconciliation(monkeypatch, misp_double, tmp_path):
+    dest, event, _ = _seeded(monkeypatch, misp_double, tmp_path, "deleted-event.example")
+    misp_double.delete_event(event["uuid"])
+    misp_double.advance(300)
+    # reconciled at most once an hour by default: the run right after the last one does not ask
+    waiting = run_module(monkeypatch, misp_zeek_intel, args_for(misp_double, dest))
+    assert waiting["reconciled"] == {} and any(r[0] == "deleted-event.example" for r in rows(dest))
+    misp_double.clear_requests()
+    res = run_module(monkeypatch, misp_zeek_intel, args_for(misp_double, dest, reconcile_interval=0))
+    assert not res["full_sync"] and res["reconciled"] == {"deleted": 1} and res["removals"] > 0
+    assert all(event["uuid"] not in r[2] for r in rows(dest))
+    # the reconciliation is metadata-only: no attributes travel
+    listing = [r for r in misp_double.requests_to(r"/events/restSearch") if r.body.get("metadata")]
+    assert listing and all("Attribute" not in e["Event"] for r in listing for e in r.response["response"])
+
+
+def test_email_indicators_lower_cased_as_misp_does(monkeypatch, misp_double, tmp_path):
+    dest, event, _ = _seeded(monkeypatch, misp_double, tmp_path, "seed.example")
+    misp_double.add_attribute(event["uuid"], "email-src", "Bad.Actor@Example.COM", to_ids=True)
+    misp_double.advance(5)
+    misp_double.publish_event(event["uuid"])
+    run_module(monkeypatch, misp_zeek_intel, args_for(misp_double, dest))
+    emails = [r[0] for r in rows(dest) if r[1] == "Intel::EMAIL"]
+    assert "bad.actor@example.com" in emails and not any(e != e.lower() for e in emails)
+
+
+def test_event_published_after_its_last_edit_is_not_reread(monkeypatch, misp_double, tmp_path):
+    dest, event, _ = _seeded(monkeypatch, misp_double, tmp_path, "published-later.example")
+    stored = misp_double.event(event["uuid"])
+    assert int(stored["publish_timestamp"]) > int(stored["timestamp"])
+    misp_double.advance(600)
+    run_module(monkeypatch, misp_zeek_intel, args_for(misp_double, dest))  # the sync point moves to MISP's now
+    for _ in range(2):
+        misp_double.advance(600)
+        misp_double.clear_requests()
+        res = run_module(monkeypatch, misp_zeek_intel, args_for(misp_double, dest))
+        served = [e for r in misp_double.requests_to(r"/events/restSearch") for e in r.response["response"]]
+        assert res["changed"] is False and served == [], [e["Event"]["info"] for e in served]
