@@ -176,9 +176,12 @@ class MispAdmin:
                 return org
         return None
 
-    def organisation_id(self, ref):
+    def organisation_id(self, ref, check_mode=False):
+        """The id of an organisation; in check mode one an earlier task would create is a placeholder."""
         org = self.find_organisation(ref)
         if org is None:
+            if check_mode:
+                return f"(new organisation {ref})"
             raise MispAdminError(f"MISP at {self.url} has no organisation {ref!r}")
         return str(org["id"])
 
@@ -377,7 +380,7 @@ def ensure_user(admin, wanted, state="present", check_mode=False, api_key=None, 
     body = {k: wanted.get(k) for k in USER_FIELDS if k not in ("org_id", "role_id")}
     body["email"] = email
     if wanted.get("organisation") is not None:
-        body["org_id"] = admin.organisation_id(wanted["organisation"])
+        body["org_id"] = admin.organisation_id(wanted["organisation"], check_mode)
     if wanted.get("role") is not None:
         body["role_id"] = admin.role_id(wanted["role"])
     current = find_user(admin, email)
@@ -490,14 +493,14 @@ def ensure_server(
     body = {k: v for k, v in wanted.items() if k in SERVER_FIELDS and k != "remote_org_id"}
     body["url"], body["name"] = url, name
     current = next((s for s in admin.servers() if s.get("url", "").rstrip("/") == url), None)
-    if current is None and state == "present" and not authkey:
+    if current is None and state == "present" and not authkey and not check_mode:
         raise MispAdminError(f"server {name!r} does not exist on MISP at {admin.url}: authkey is required to create it")
     if authkey is not None and not _AUTHKEY.match(authkey):
         raise MispAdminError(f"the authkey for server {name!r} must be exactly 40 letters and digits")
     if state == "present":
         if wanted.get("remote_org") is None:
             raise MispAdminError(f"server {name!r}: remote_org is required")
-        body["remote_org_id"] = admin.organisation_id(wanted["remote_org"])
+        body["remote_org_id"] = admin.organisation_id(wanted["remote_org"], check_mode)
     secret = ("authkey",)
     send_key = authkey is not None and (current is None or update_authkey == "always")
 
@@ -745,7 +748,7 @@ def ensure_sharing_group(admin, wanted, organisations=None, servers=None, state=
     current = next((g for g in groups if g.get("name") == name), None)
     want_orgs = want_servers = None
     if state == "present" and organisations is not None:
-        want_orgs = {admin.organisation_id(o["name"]): _bool(o.get("extend", False)) for o in organisations}
+        want_orgs = {admin.organisation_id(o["name"], check_mode): _bool(o.get("extend", False)) for o in organisations}
     if state == "present" and servers is not None:
         known = {s["url"].rstrip("/"): str(s["id"]) for s in admin.servers()}
         want_servers = {}

@@ -213,7 +213,7 @@ def _ensure(p, check_mode):
         wanted,
         state=p["state"],
         check_mode=check_mode,
-        authkey=p["authkey"],
+        authkey=p["authkey"] or None,
         update_authkey=p["update_credentials"],
         ca_pem=ca_pem,
     )

@@ -145,7 +145,7 @@ def main():
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     key_file = p["api_key_file"]
-    if key_file and p["state"] == "present":
+    if key_file and p["state"] == "present" and not module.check_mode:
         directory = os.path.dirname(os.path.abspath(key_file))
         if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
             module.fail_json(msg=f"api_key_file {key_file}: directory {directory} does not exist or is not writable")
