@@ -282,3 +282,82 @@ def test_double_answers_like_real_misp(real_misp, tag):
     print(f"fidelity: {len(FIDELITY_CALLS)} exchanges compared; keys MISP sends that the double leaves out:")
     print("\n".join(p.replace("served by the double, absent from MISP", "not modelled") for p in unmodelled) or "none")
     assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------------------------ intel on real MISP
+def _intel(real, dest, **extra):
+    return {**conn(real, retries=1, retry_backoff=1.0), "dest": str(dest), "reconcile_interval": 0, **extra}
+
+
+def _lines(dest):
+    return [ln.split("\t") for ln in Path(dest).read_text().splitlines() if not ln.startswith("#")]
+
+
+def _published(misp, event_id, since):
+    """MISP publishes in a background job: wait until publish_timestamp moved past ``since``."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ev = misp.get_event(event_id, pythonify=False)["Event"]
+        if ev["published"] and int(ev["publish_timestamp"]) > since:
+            return ev
+        time.sleep(1)
+    pytest.fail(f"MISP did not publish event {event_id} within 60 s (are its workers running?)")
+
+
+def test_intel_unpublished_retracted_deleted_on_real_misp(monkeypatch, real_misp, tag, tmp_path):
+    """The documented behaviour on a real MISP, full and incremental: an edit in progress keeps its
+    indicators, an explicit unpublish (retraction) and a hard delete remove them; e-mails lower-cased;
+    a quiet run is served no event."""
+    from pymisp import MISPEvent
+
+    misp = admin_of(real_misp).misp
+    made = []
+
+    def event(value):
+        ev = MISPEvent()
+        ev.info = f"{tag} {value}"
+        ev.distribution = 0
+        ev.add_attribute("domain", value, to_ids=True)
+        stored = misp.add_event(ev, pythonify=False)["Event"]
+        made.append(stored["id"])
+        misp.publish(stored["id"])
+        return _published(misp, stored["id"], 0)
+
+    try:
+        edited, retracted, deleted = (event(f"{tag}-{k}.example") for k in ("edited", "retracted", "deleted"))
+        misp.add_attribute(
+            edited["id"], {"type": "email-src", "value": f"Bad.Actor@{tag.upper()}.Example", "to_ids": True}
+        )
+        time.sleep(1)
+        misp.publish(edited["id"])
+        _published(misp, edited["id"], int(edited["publish_timestamp"] or 0))
+        dest = tmp_path / "misp.intel"
+        first = run_module(monkeypatch, misp_zeek_intel, _intel(real_misp, dest, tags_include=[], orgs=[]))
+        values = {r[0] for r in _lines(dest)}
+        assert {f"{tag}-edited.example", f"{tag}-retracted.example", f"{tag}-deleted.example"} <= values, first
+        assert f"bad.actor@{tag}.example" in values  # lower-cased as MISP stores it
+        # an edit (MISP unpublishes, timestamp > publish_timestamp), an explicit unpublish, a hard delete
+        time.sleep(2)
+        misp.add_attribute(edited["id"], {"type": "domain", "value": f"{tag}-draft.example", "to_ids": True})
+        misp.unpublish(retracted["id"])
+        misp.delete_event(deleted["id"])
+        made.remove(deleted["id"])
+        state = Path(str(dest) + ".state").read_bytes()
+        inc = run_module(monkeypatch, misp_zeek_intel, _intel(real_misp, dest))
+        assert not inc["full_sync"] and inc["reconciled"] == {"deleted": 1, "editing": 1, "retracted": 1}, inc
+        values = {r[0] for r in _lines(dest)}
+        assert f"{tag}-edited.example" in values and f"{tag}-draft.example" not in values
+        assert f"{tag}-retracted.example" not in values and f"{tag}-deleted.example" not in values
+        # a full sync from the previous state agrees with the incremental run
+        other = tmp_path / "full.intel"
+        Path(str(other) + ".state").write_bytes(state)
+        full = run_module(monkeypatch, misp_zeek_intel, _intel(real_misp, other, full_sync=True))
+        assert full["full_sync"] and full["reconciled"] == inc["reconciled"]
+        mine = lambda p: sorted(r[:2] for r in _lines(p) if tag in r[0])  # noqa: E731 - local helper
+        assert mine(other) == mine(dest)
+        quiet = run_module(monkeypatch, misp_zeek_intel, _intel(real_misp, dest, reconcile_interval=3600))
+        assert quiet["changed"] is False
+        print("real MISP intel:", json.dumps({k: inc[k] for k in ("added", "removed", "removals", "reconciled")}))
+    finally:
+        for event_id in made:
+            misp.delete_event(event_id)
