@@ -113,7 +113,7 @@ def test_pipeline_files_parse_and_do_what_the_site_needs(host):
         assert kafka["topics"] == [f"zeek-{log}"] and kafka["codec"] == "json"
         assert kafka["bootstrap_servers"] == "kafka1:9092,kafka2:9092"
         assert kafka["security_protocol"] == "SASL_SSL" and kafka["ssl_truststore_type"] == "PEM"
-        assert "password='${LOGSTASH_KAFKA_PASSWORD}'" in kafka["sasl_jaas_config"]
+        assert "password=${LOGSTASH_KAFKA_JAAS_PASSWORD};" in kafka["sasl_jaas_config"]
         filters = dict(config["filter"])
         assert filters["date"]["match"] == ["ts", "UNIX", "ISO8601"] and filters["date"]["target"] == "@timestamp"
         assert filters["fingerprint"]["target"] == "[@metadata][doc_id]"
@@ -130,7 +130,11 @@ def test_pipeline_files_parse_and_do_what_the_site_needs(host):
 def test_secrets_only_in_the_root_env_file(host):
     env = host.file("/etc/logstash/socforge-secrets.env")
     assert env.mode == 0o600 and env.user == "root"
-    assert "LOGSTASH_OPENSEARCH_PASSWORD=molecule-logstash-Pw-1" in env.content_string
-    assert "LOGSTASH_KAFKA_PASSWORD=molecule-kafka-Pw-1" in env.content_string
+    # systemd itself reads the file: the service gets the passwords exactly (quotes, $, backslash)
+    seen = host.check_output(
+        "systemd-run --wait --pipe --quiet -p EnvironmentFile=/etc/logstash/socforge-secrets.env "
+        '/bin/sh -c \'printf "%s\\n%s" "$LOGSTASH_OPENSEARCH_PASSWORD" "$LOGSTASH_KAFKA_JAAS_PASSWORD"\''
+    ).split("\n")
+    assert seen == ["molecule-logstash-Pw-1\"q'$HOME\\z", "'molecule-kafka-Pw-1\\'q\"$x\\\\y'"]
     dropin = host.file("/etc/systemd/system/logstash.service.d/socforge.conf").content_string
     assert "EnvironmentFile=/etc/logstash/socforge-secrets.env" in dropin
