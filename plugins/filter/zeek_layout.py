@@ -77,6 +77,27 @@ def zeek_check_facts(hardware, facts, host="this host"):
         raise AnsibleFilterError(f"zeek_check_facts: {exc}") from exc
 
 
+def zeek_hosts_in_stage(hosts, links=None, stage=None):
+    try:
+        return zeek_layout.hosts_in_stage(_plain(hosts), _plain(links or []), stage)
+    except zeek_layout.LayoutInputError as exc:
+        raise AnsibleFilterError(f"zeek_hosts_in_stage: {exc}") from exc
+
+
+def zeek_cluster_ports(cluster, zeek_port=zeek_layout.ZEEK_PORT, backend="broker"):
+    try:
+        return zeek_layout.cluster_ports(_plain(cluster), zeek_port, backend)
+    except zeek_layout.LayoutInputError as exc:
+        raise AnsibleFilterError(f"zeek_cluster_ports: {exc}") from exc
+
+
+def zeek_thread_siblings(lists):
+    try:
+        return zeek_layout.thread_siblings_from_sysfs(_plain(lists))
+    except zeek_layout.LayoutInputError as exc:
+        raise AnsibleFilterError(f"zeek_thread_siblings: {exc}") from exc
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -85,4 +106,7 @@ class FilterModule:
             "zeek_capacity_markdown": zeek_capacity_markdown,
             "zeek_capacity_text": zeek_capacity_text,
             "zeek_check_facts": zeek_check_facts,
+            "zeek_hosts_in_stage": zeek_hosts_in_stage,
+            "zeek_cluster_ports": zeek_cluster_ports,
+            "zeek_thread_siblings": zeek_thread_siblings,
         }

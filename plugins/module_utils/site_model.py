@@ -313,7 +313,9 @@ def _sources(items, networks: dict, where: str) -> list[str]:
 
 
 def firewall_rules(services, networks: dict) -> list[dict]:
-    """Inbound service rules ({name, port, proto, from}) resolved to CIDRs, sorted for stable output."""
+    """Inbound service rules ({name, port, proto, from}) resolved to CIDRs, sorted for stable output.
+
+    ``port`` is one port or an inclusive range "lo-hi" (the Zeek cluster's ports from ZeekPort)."""
     rules = []
     for idx, svc in enumerate(services or []):
         where = f"common_firewall_services[{idx}]" + (
@@ -321,9 +323,7 @@ def firewall_rules(services, networks: dict) -> list[dict]:
         )
         if not isinstance(svc, dict) or not svc.get("name"):
             raise SiteModelError(f"{where}: needs name, port, proto and from")
-        port = svc.get("port")
-        if not isinstance(port, int) or not 1 <= port <= 65535:
-            raise SiteModelError(f"{where}.port: '{port}' is not a port number")
+        port, first = _port(svc.get("port"), f"{where}.port")
         proto = svc.get("proto", "tcp")
         if proto not in ("tcp", "udp"):
             raise SiteModelError(f"{where}.proto: '{proto}' must be tcp or udp")
@@ -331,7 +331,26 @@ def firewall_rules(services, networks: dict) -> list[dict]:
         if not sources:
             raise SiteModelError(f"{where}.from: list the networks allowed to reach {svc['name']}")
         rules.append({"name": svc["name"], "port": port, "proto": proto, "sources": sources})
-    return sorted(rules, key=lambda r: (r["port"], r["proto"], r["name"]))
+        rules[-1]["first_port"] = first
+    out = sorted(rules, key=lambda r: (r["first_port"], r["proto"], r["name"]))
+    for rule in out:
+        del rule["first_port"]
+    return out
+
+
+def _port(value, where: str):
+    """A port (22, "22") or an inclusive range ("27760-27859") -> (int or "lo-hi" string, first port)."""
+    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    m = re.fullmatch(r"(\d{1,5})(?:\s*-\s*(\d{1,5}))?", text)
+    if not m:
+        raise SiteModelError(f"{where}: '{value}' is not a port number or a range like 27760-27859")
+    lo = int(m.group(1))
+    hi = int(m.group(2)) if m.group(2) is not None else lo
+    if not 1 <= lo <= 65535 or not 1 <= hi <= 65535:
+        raise SiteModelError(f"{where}: '{value}' is not a port number (1-65535)")
+    if hi < lo:
+        raise SiteModelError(f"{where}: range '{value}' runs backwards")
+    return (lo if hi == lo else f"{lo}-{hi}"), lo
 
 
 def isolation_pairs(networks: dict, isolated: str, others) -> list[dict]:

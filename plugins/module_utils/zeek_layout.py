@@ -21,8 +21,17 @@ Inputs
     numa_nodes: [{id: 0, cpus: "0-15,32-47"}, {id: 1, cpus: "16-31,48-63"}]
     capture_nics: [{name: ens1f0, speed_gbps: 100, numa_node: 0, link: lhcopn}]
 
-Linux numbers the first hardware thread of every core 0..cores-1 and the hyper-thread siblings
-after them, so the siblings of core ``c`` are ``c + k*cores`` (k = 1 .. threads_per_core-1).
+How hyper-thread siblings are numbered differs between hosts, so it is declared, never assumed:
+
+- ``cpu_numbering: spread`` (default; most x86 servers): the first thread of every core is
+  numbered 0..cores-1 and the siblings after them, so the siblings of core ``c`` are
+  ``c + k*cores`` (k = 1 .. threads_per_core-1);
+- ``cpu_numbering: adjacent`` (many ARM and some AMD/virtual hosts): a core's threads are next to
+  each other, core ``c`` owns ``c*tpc .. c*tpc + tpc-1``;
+- ``thread_siblings: ["0,32", "1,33", ...]``: each core's threads as Linux lists them in
+  ``/sys/devices/system/cpu/cpu*/topology/thread_siblings_list`` (wins over ``cpu_numbering``).
+
+The lowest-numbered thread of a core is its "primary" thread; the others are its siblings.
 
 ``links``: ``soc_links`` entries (name, capacity_gbps, peak_utilisation, active, stage, ...).
 
@@ -278,6 +287,7 @@ def parse_hardware(host, hw):
                 "link": nic.get("link"),
             }
         )
+    groups = core_threads(host, hw, cores, tpc)
     return {
         "cores": cores,
         "threads_per_core": tpc,
@@ -286,13 +296,72 @@ def parse_hardware(host, hw):
         "numa": nodes,
         "cpu_node": seen,
         "nics": nics,
+        # core index -> its threads (lowest first); cpu -> core index; first thread of every core.
+        "core_threads": groups,
+        "core_of": {t: i for i, threads in enumerate(groups) for t in threads},
+        "primary": {threads[0] for threads in groups},
     }
 
 
-def siblings(cpu, cores, threads_per_core):
-    """All hardware threads of the core that ``cpu`` belongs to (Linux numbering, see module doc)."""
+CPU_NUMBERINGS = ("spread", "adjacent")
+
+
+def core_threads(host, hw, cores, tpc):
+    """Each physical core's hardware threads (sorted), from thread_siblings or cpu_numbering."""
+    where = f"host {host}: soc_hardware"
+    logical = cores * tpc
+    explicit = hw.get("thread_siblings")
+    if explicit:
+        if not isinstance(explicit, (list, tuple)):
+            raise LayoutInputError(f"{where}.thread_siblings: expected a list of cpulists, one per core")
+        groups = [parse_cpulist(g, f"{where}.thread_siblings[{i}]") for i, g in enumerate(explicit)]
+        if len(groups) != cores:
+            raise LayoutInputError(f"{where}.thread_siblings: lists {len(groups)} cores, soc_hardware.cores is {cores}")
+        owner = {}
+        for i, g in enumerate(groups):
+            if len(g) != tpc:
+                raise LayoutInputError(
+                    f"{where}.thread_siblings[{i}]: core has {len(g)} threads, threads_per_core is {tpc}"
+                )
+            for t in g:
+                if t >= logical:
+                    raise LayoutInputError(f"{where}.thread_siblings[{i}]: CPU {t} is out of range (0-{logical - 1})")
+                if t in owner:
+                    raise LayoutInputError(f"{where}.thread_siblings: CPU {t} is in cores {owner[t]} and {i}")
+                owner[t] = i
+        return sorted(groups)
+    numbering = hw.get("cpu_numbering", "spread")
+    if numbering not in CPU_NUMBERINGS:
+        raise LayoutInputError(
+            f"{where}.cpu_numbering: {numbering!r} is not one of {CPU_NUMBERINGS} (or declare thread_siblings)"
+        )
+    if numbering == "adjacent":
+        return [list(range(c * tpc, c * tpc + tpc)) for c in range(cores)]
+    return [[c + k * cores for k in range(tpc)] for c in range(cores)]
+
+
+def thread_siblings_from_sysfs(lists):
+    """The distinct thread_siblings_list values read from sysfs (one per CPU) -> one cpulist per core."""
+    seen = []
+    for value in lists:
+        cpus = parse_cpulist(str(value).strip(), "thread_siblings_list")
+        if cpus not in seen:
+            seen.append(cpus)
+    return [format_cpulist(c) for c in sorted(seen)]
+
+
+def siblings(cpu, cores, threads_per_core, numbering="spread"):
+    """All hardware threads of the core that ``cpu`` belongs to, for a declared numbering."""
+    if numbering == "adjacent":
+        core = cpu // threads_per_core
+        return [core * threads_per_core + k for k in range(threads_per_core)]
     core = cpu % cores
     return [core + k * cores for k in range(threads_per_core)]
+
+
+def _threads(hw, cpu):
+    """The hardware threads of the core ``cpu`` belongs to, from the parsed hardware."""
+    return hw["core_threads"][hw["core_of"][cpu]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,7 +390,7 @@ def _place(count, hosts):
 
 def _reserve_cores(hw, count):
     """Take ``count`` physical cores, round-robin over NUMA nodes, lowest-numbered first."""
-    per_node = {nid: [c for c in cpus if c < hw["cores"]] for nid, cpus in sorted(hw["numa"].items())}
+    per_node = {nid: [c for c in cpus if c in hw["primary"]] for nid, cpus in sorted(hw["numa"].items())}
     taken = []
     while len(taken) < count and any(per_node.values()):
         for nid in sorted(per_node):
@@ -341,7 +410,7 @@ def _layout_host(h, hw, s, services_here, findings):
     # Cores kept away from workers: the OS/IRQ reserve, plus one per service process on a capture host.
     reserve_n = s["reserved_cores"] + (services_here if nics else 0)
     reserved = _reserve_cores(hw, reserve_n)
-    reserved_threads = sorted({t for c in reserved for t in siblings(c, hw["cores"], hw["threads_per_core"])})
+    reserved_threads = sorted({t for c in reserved for t in _threads(hw, c)})
     if nics and reserve_n >= hw["cores"]:
         findings.error(
             "cores",
@@ -352,8 +421,8 @@ def _layout_host(h, hw, s, services_here, findings):
     # Usable CPUs per NUMA node in pinning order: physical cores first, then siblings if used.
     usable = {}
     for nid, cpus in sorted(hw["numa"].items()):
-        phys = [c for c in cpus if c < hw["cores"] and c not in reserved_threads]
-        ht = [c for c in cpus if c >= hw["cores"] and c not in reserved_threads]
+        phys = [c for c in cpus if c in hw["primary"] and c not in reserved_threads]
+        ht = [c for c in cpus if c not in hw["primary"] and c not in reserved_threads]
         usable[nid] = phys + (ht if s["ht_policy"] == "use" else [])
     # Explicitly pinned CPUs are not handed out automatically.
     pinned_by_override = set()
@@ -445,7 +514,7 @@ def _layout_host(h, hw, s, services_here, findings):
                 )
             else:
                 owner[cpu] = f"interface {e['interface']}"
-            if s["ht_policy"] == "skip" and cpu >= hw["cores"]:
+            if s["ht_policy"] == "skip" and cpu not in hw["primary"]:
                 findings.warn(
                     "ht",
                     f"{where}: CPU {cpu} is a hyper-thread sibling but ht_policy is 'skip'",
@@ -483,7 +552,7 @@ def _layout_host(h, hw, s, services_here, findings):
         e["irq_cpus"] = local or list(reserved_threads)
     # Capacity of each interface's workers.
     for e in entries:
-        phys = sum(1 for c in e["pin_cpus"] if c < hw["cores"])
+        phys = sum(1 for c in e["pin_cpus"] if c in hw["primary"])
         ht = len(e["pin_cpus"]) - phys
         e["capacity_gbps"] = round((phys + ht * s["ht_sibling_gbps_factor"]) * s["gbps_per_worker"], 3)
     return entries, reserved, reserved_threads
@@ -968,6 +1037,17 @@ def check_facts(host, hardware, facts, memory_tolerance=0.1):
         have = float(mem_mb) / 1024
         if have < hw["memory_gb"] * (1 - memory_tolerance):
             fnd.error("facts", f"host {host}: declares {hw['memory_gb']:g} GB memory but has {have:.1f} GB")
+    sysfs = facts.get("thread_siblings_lists")
+    if sysfs:
+        actual = [parse_cpulist(c) for c in thread_siblings_from_sysfs(sysfs)]
+        if actual != hw["core_threads"]:
+            declared = "; ".join(format_cpulist(g) for g in hw["core_threads"][:3])
+            have = "; ".join(format_cpulist(g) for g in actual[:3])
+            fnd.error(
+                "facts",
+                f"host {host}: declared hyper-thread siblings ({declared}; ...) differ from the host's "
+                f"({have}; ...): set soc_hardware.cpu_numbering (spread|adjacent) or thread_siblings",
+            )
     interfaces = set(facts.get("interfaces") or [])
     for nic in hw["nics"]:
         if nic["name"] not in interfaces:
@@ -982,3 +1062,74 @@ def check_facts(host, hardware, facts, memory_tolerance=0.1):
                 f"declared {nic['speed_gbps']:g} Gb/s",
             )
     return fnd.items
+
+
+# --------------------------------------------------------------------------------------------
+# Rollout stage and cluster ports
+# --------------------------------------------------------------------------------------------
+
+
+def hosts_in_stage(hosts, links, stage):
+    """Zeek hosts of a staged rollout (``-e soc_stage=N``): capture NICs on links of a later stage
+    are dropped, and a worker host left without NICs loses its worker role (and leaves the list
+    when it has no other role). ``stage`` None keeps everything."""
+    if stage is None or stage == "":
+        return list(hosts)
+    stage = _num(stage, "soc_stage", minimum=1, integer=True)
+    stages = {}
+    for i, link in enumerate(links or []):
+        if not isinstance(link, dict) or not link.get("name"):
+            raise LayoutInputError(f"soc_links[{i}] needs a 'name'")
+        stages[link["name"]] = link.get("stage")
+    out = []
+    for h in hosts:
+        roles = list(h.get("roles") or [])
+        hw = dict(h.get("hardware") or {})
+        if "worker" in roles:
+            kept = []
+            for nic in hw.get("capture_nics") or []:
+                link = nic.get("link") if isinstance(nic, dict) else None
+                if link is not None and link not in stages:
+                    raise LayoutInputError(f"host {h.get('name')}: capture NIC on undeclared link {link!r}")
+                link_stage = stages.get(link)
+                if link_stage is None or int(link_stage) <= stage:
+                    kept.append(nic)
+            hw["capture_nics"] = kept
+            if not kept:
+                roles.remove("worker")
+        if roles:
+            out.append(dict(h, roles=roles, hardware=hw))
+    return out
+
+
+#: zeekctl's ZeekPort default and what each backend takes from it.
+ZEEK_PORT = 27760
+BACKENDS = ("broker", "zeromq")
+
+
+def cluster_ports(cluster, zeek_port=ZEEK_PORT, backend="broker"):
+    """The TCP ports zeekctl assigns from ZeekPort for one cluster layout.
+
+    zeekctl (ZeekControl/install.py make_layout) numbers upwards from ZeekPort: the "control"
+    entry, the manager, each logger, each proxy, then every worker process (lb_procs expanded).
+    With the ZeroMQ backend (zeekctl 8.1 plugin cluster_backend_zeromq) the manager's XPUB/XSUB
+    proxy takes ZeekPort and ZeekPort+1 first and the nodes start at ZeekPort+2.
+    """
+    if backend not in BACKENDS:
+        raise LayoutInputError(f"zeek cluster backend {backend!r} is not one of {BACKENDS}")
+    base = _num(zeek_port, "zeek_port", minimum=1, integer=True)
+    nodes = 0
+    for n in cluster["nodes"]:
+        nodes += n["lb_procs"] if n["type"] == "worker" else 1
+    offset = 2 if backend == "zeromq" else 0
+    last = base + offset + nodes  # control + every node
+    if last > 65535:
+        raise LayoutInputError(f"zeek_port {base}: the cluster's {nodes} nodes need ports up to {last} (> 65535)")
+    return {
+        "first": base,
+        "last": last,
+        "count": last - base + 1,
+        "backend_ports": list(range(base, base + offset)),
+        "nodes": nodes,
+        "range": f"{base}-{last}",
+    }

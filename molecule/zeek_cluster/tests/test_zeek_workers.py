@@ -1,5 +1,6 @@
-"""Verify the worker containers: zeekctl SSH access from the manager, capture tuning files (not
-applied inside containers), IRQ CPUs from the layout engine."""
+"""Verify the worker containers: Zeek from the archive with capture capabilities, zeekctl SSH access
+from the manager, AF_PACKET workers on the capture interface, capture tuning files (not applied
+inside containers)."""
 
 import testinfra
 
@@ -13,14 +14,28 @@ def test_manager_key_is_authorised(host):
     assert keys.user == "zeek" and pub in keys.content_string
 
 
+def test_zeek_binary_keeps_its_capture_capabilities_after_zeekctl_install(host):
+    caps = host.run("getcap /opt/zeek8/bin/zeek").stdout
+    assert "cap_net_admin,cap_net_raw=eip" in caps
+    assert host.file("/opt/zeek8/.socforge-archive.sha256").exists
+
+
+def test_workers_capture_on_eth1_pinned_as_laid_out(host):
+    name = host.check_output("hostname")
+    procs = host.run("ps -o pid=,psr=,args= -u zeek").stdout.splitlines()
+    workers = [p for p in procs if "af_packet::eth1" in p and "/bin/zeek" in p]
+    assert len(workers) == (2 if name.endswith("w1") else 1), procs
+    for line in workers:
+        pid = line.split()[0]
+        allowed = host.run(f"taskset -pc {pid}").stdout.split(":")[-1].strip()
+        assert allowed in ("0", "1"), line  # pin_cpus: one CPU each
+
+
 def test_capture_tuning_script_and_unit(host):
     script = host.file("/usr/local/sbin/socforge-capture-tuning")
     assert script.mode == 0o755
     text = script.content_string
-    assert "ethtool -K eth0 gro off" in text and "ethtool -K eth0 lro off" in text
-    # IRQs go to the reserved CPU 0 (and its HT sibling 4 on w2), never to worker CPUs 1-3.
-    expected_irq = "0,4" if host.check_output("hostname").endswith("w2") else "0"
-    assert f"echo {expected_irq} > /proc/irq/$irq/smp_affinity_list" in text
+    assert "ethtool -K eth1 gro off" in text and "ethtool -K eth1 lro off" in text
     assert host.run("sh -n /usr/local/sbin/socforge-capture-tuning").rc == 0
     assert host.file("/etc/systemd/system/socforge-capture-tuning.service").exists
     # Inside a container nothing is applied: the unit stays disabled.
@@ -33,5 +48,5 @@ def test_sysctl_file(host):
 
 
 def test_no_manager_configuration_on_workers(host):
-    assert not host.file("/opt/zeek/etc/node.cfg").exists
     assert not host.file("/etc/socforge/zeek-alert.json").exists
+    assert not host.file("/etc/systemd/system/zeek.service").exists

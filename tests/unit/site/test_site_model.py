@@ -290,3 +290,107 @@ def test_validate_playbook_selects_the_stage_hosts(tmp_path):
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(set(re.findall(r"IN-STAGE (\S+?)['\"]?$", run.stdout, re.M))) == ["zeek-w01", "zeek-w02"]
+
+
+def test_firewall_port_ranges_for_the_zeek_cluster(site):
+    nets = site["networks"]
+    rules = site_model.firewall_rules(
+        [
+            {"name": "zeek cluster", "port": "27760-27859", "from": ["data"]},
+            {"name": "zeekctl ssh", "port": "22", "from": ["10.20.130.10"]},
+            {"name": "one-port range", "port": "9092-9092", "from": ["data"]},
+        ],
+        nets,
+    )
+    assert [(r["name"], r["port"]) for r in rules] == [
+        ("zeekctl ssh", 22),
+        ("one-port range", 9092),
+        ("zeek cluster", "27760-27859"),
+    ]
+    assert rules[0]["sources"] == ["10.20.130.10/32"]
+    for bad, message in (
+        ("27859-27760", "runs backwards"),
+        ("27760-70000", "is not a port number"),
+        ("ssh", "is not a port number or a range"),
+        (True, "is not a port number or a range"),
+        (None, "is not a port number or a range"),
+    ):
+        with pytest.raises(site_model.SiteModelError, match=rf"common_firewall_services\[0\] \(x\).port: .*{message}"):
+            site_model.firewall_rules([{"name": "x", "port": bad, "from": ["data"]}], nets)
+
+
+def test_nftables_template_renders_a_port_range():
+    import jinja2
+    from ansible.plugins.filter.core import FilterModule as CoreFilters
+
+    repo = Path(__file__).resolve().parents[3]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(repo / "roles/common/templates")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+    )
+    env.filters.update(CoreFilters().filters())
+    text = env.get_template("etc/nftables.conf.j2").render(
+        ansible_managed="x",
+        __common_admin_cidr="10.0.0.0/24",
+        common_firewall_admin_tcp_ports=[22],
+        __common_service_rules=site_model.firewall_rules(
+            [{"name": "zeek cluster", "port": "27760-27800", "from": ["10.0.1.0/24"]}], {}
+        ),
+        __common_ipmi_isolation=[],
+    )
+    assert 'ip saddr { 10.0.1.0/24 } tcp dport 27760-27800 accept comment "zeek cluster"' in text
+
+
+@pytest.mark.parametrize(
+    ("inventory", "manager", "worker"),
+    [("example-site", "zeek-mgr01", "zeek-w01"), ("lab", "lab-zeek-mgr", "lab-zeek-w1")],
+)
+def test_inventory_firewall_opens_the_zeek_ports_the_cluster_needs_and_ssh_from_the_manager(inventory, manager, worker):
+    """The inventories' zeek_cluster firewall.yml, resolved by Ansible as roles/common sees it on a
+    worker: SSH only from the manager's cluster address, and a port range covering every port zeekctl
+    assigns (ZeroMQ XPUB/XSUB, control and every node, from the inventory's own layout)."""
+    import json
+    import os
+
+    repo = Path(__file__).resolve().parents[3]
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(repo / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="default",
+        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+    )
+
+    def ansible(host, expr):
+        out = subprocess.run(
+            [
+                "ansible",
+                "-i",
+                str(repo / "inventories" / inventory),
+                host,
+                "-m",
+                "ansible.builtin.debug",
+                "-a",
+                "msg={{ " + expr + " | to_json }}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=repo,
+        ).stdout
+        return json.loads(json.loads(out[out.index("=>") + 2 :])["msg"])
+
+    rules = ansible(worker, "common_firewall_services | socforge.core.soc_firewall_rules(soc_networks)")
+    by_name = {r["name"]: r for r in rules}
+    mgr = ansible(manager, "soc_host_addresses[zeek_cluster_network]")
+    assert by_name["zeekctl ssh from the manager"]["port"] == 22
+    assert by_name["zeekctl ssh from the manager"]["sources"] == [f"{mgr}/32"]
+    lo, hi = (int(p) for p in by_name["zeek cluster (ZeekPort range)"]["port"].split("-"))
+    needed = ansible(
+        manager,
+        "(hostvars | socforge.core.zeek_cluster_hosts(groups, none, zeek_cluster_network)"
+        " | socforge.core.zeek_layout(soc_links, zeek_layout_settings)).clusters.zeek"
+        " | socforge.core.zeek_cluster_ports(zeek_port, 'zeromq')",
+    )
+    assert lo == needed["first"] == 27760 and needed["last"] <= hi, (needed, lo, hi)

@@ -100,6 +100,11 @@ def test_zeekctl_cfg_differs_between_7_and_8():
     eight = render("opt/zeek/etc/zeekctl.cfg.j2", zeek_version="8.1", zeek_cluster_backend="zeromq")
     assert "ClusterBackend" not in seven and "BrokerDBDir" in seven
     assert "ClusterBackend = ZeroMQ" in eight and "UseWebSocket = 1" in eight and "BrokerDBDir" not in eight
+    assert "ZeekPort = 27760" in seven and "ZeekPort = 27760" in eight
+    # A site without websockets >= 11 for zeekctl can turn the WebSocket client off.
+    assert "UseWebSocket = 0" in render(
+        "opt/zeek/etc/zeekctl.cfg.j2", zeek_version="8.1", zeek_cluster_backend="zeromq", zeek_use_websocket=False
+    )
     assert "SendMail =\n" in seven  # mail off by default
     assert "LogExpireInterval = 30day" in seven
 
@@ -129,12 +134,15 @@ def test_node_cfg_and_networks_cfg_templates():
     node_cfg = render("opt/zeek/etc/node.cfg.j2", __zeek_layout=layout)
     assert node_cfg.startswith("#\n# Managed by SOCForge")
     assert "[worker-w-eth1]\ntype=worker\nhost=10.0.0.2\ninterface=af_packet::eth1\n" in node_cfg
-    nets = render(
-        "opt/zeek/etc/networks.cfg.j2",
-        soc_networks={"admin": {"cidr": "10.20.110.0/24", "description": "Admin"}, "capture": {}},
-        zeek_networks=[{"cidr": "192.0.2.0/24", "description": "Campus"}, {"cidr": "10.20.110.0/24"}],
+    e = env()
+    e.filters["ansible.utils.ipaddr"] = lambda cidr, what: str(__import__("netaddr").IPNetwork(cidr).cidr)
+    nets = e.get_template("opt/zeek/etc/networks.cfg.j2").render(
+        ansible_managed="x",
+        soc_networks={"admin": {"cidr": "10.20.110.0/24", "description": "Admin"}},
+        zeek_local_networks=[{"cidr": "192.0.2.0/24", "description": "Campus"}, {"cidr": "198.51.100.7/24"}],
     )
-    assert nets.splitlines()[-2:] == ["10.20.110.0/24\tAdmin", "192.0.2.0/24\tCampus"]
+    # Only the monitored site networks (zeek_local_networks), never the SOC's own admin network.
+    assert [x for x in nets.splitlines() if not x.startswith("#")] == ["192.0.2.0/24\tCampus", "198.51.100.0/24\t"]
 
 
 # --- Kafka output: one topic per log ----------------------------------------------------------------
