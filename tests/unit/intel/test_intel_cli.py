@@ -1,6 +1,7 @@
 """The socforge-intel-sync CLI shipped by roles/zeek_intel (what the systemd timer runs)."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -57,11 +58,14 @@ def test_one_failing_source_does_not_stop_the_others(tmp_path):
 
 
 def test_refresh_touches_an_unchanged_file(tmp_path):
-    config, intel = write_config(tmp_path, [{"name": "f", "feed_path": str(INFOBLOX)}], refresh_seconds=1)
+    # The file is aged explicitly (not by sleeping past a 1 s refresh): on a loaded machine a CLI run
+    # can take longer than a short refresh interval, and the third run would refresh again.
+    config, intel = write_config(tmp_path, [{"name": "f", "feed_path": str(INFOBLOX)}], refresh_seconds=600)
     assert run_cli(config).returncode == 0
     dest = intel / "f.intel"
+    aged = time.time() - 3600
+    os.utime(dest, (aged, aged))
     content, mtime = dest.read_bytes(), dest.stat().st_mtime_ns
-    time.sleep(1.5)
     out = json.loads(run_cli(config).stdout)
     assert out.get("refreshed") is True and out["changed"] is False
     assert dest.stat().st_mtime_ns > mtime and dest.read_bytes() == content
