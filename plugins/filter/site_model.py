@@ -37,8 +37,13 @@ def soc_site_hosts(hostvars, groups):
 
 
 def soc_lab_network_arg(network, addresses, networks):
-    """`podman run --network` value attaching a lab container to a network at its inventory address."""
-    return f"{networks[network]['podman_network']}:ip={addresses[network]}"
+    """`podman run --network` value attaching a lab container to a network at its inventory address
+    (and under the network's `podman_interface` name when it sets one: podman otherwise numbers a
+    container's interfaces in the alphabetical order of the network names)."""
+    arg = f"{networks[network]['podman_network']}:ip={addresses[network]}"
+    if networks[network].get("podman_interface"):
+        arg += f",interface_name={networks[network]['podman_interface']}"
+    return arg
 
 
 def soc_interface_with_address(facts, address):
