@@ -6,8 +6,8 @@ from __future__ import annotations
 from ansible_collections.socforge.core.plugins.module_utils import soc_status
 
 
-def soc_status_zeekctl(text, host):
-    return soc_status.zeekctl_status_checks(text, host)
+def soc_status_zeekctl(text, host, node_cfg=""):
+    return soc_status.zeekctl_status_checks(text, host, soc_status.node_cfg_sections(node_cfg))
 
 
 def soc_status_capture_loss(lines, host, warn_pct=0.1, fail_pct=1.0):

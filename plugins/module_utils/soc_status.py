@@ -112,15 +112,24 @@ def render_json(checks, title: str, generated: str) -> str:
 _ZEEKCTL_ROW = re.compile(r"^(?P<name>\S+)\s+(?P<type>manager|logger|proxy|worker)\s+(?P<host>\S+)\s+(?P<status>\S+)")
 
 
-def zeekctl_status_checks(text: str, host: str) -> list[dict]:
+def node_cfg_sections(text: str) -> list[str]:
+    """The node names ([sections]) of a zeekctl node.cfg."""
+    return re.findall(r"^\[([^\]]+)\]", text or "", flags=re.M)
+
+
+def zeekctl_status_checks(text: str, host: str, expected=None) -> list[dict]:
     """One check per node of `zeekctl status` output: ok when running, fail otherwise; a fail when
-    the output lists no node at all (zeekctl not configured)."""
+    the output lists no node at all (zeekctl not configured), and one per node.cfg entry in
+    `expected` that the output does not list (a worker entry with lb_procs N is listed as
+    <name>-1 .. <name>-N; zeekctl leaves out nodes on hosts it cannot reach)."""
     checks = []
+    listed = []
     for line in (text or "").splitlines():
         m = _ZEEKCTL_ROW.match(line.strip())
         if not m:
             continue
         running = m["status"] == "running"
+        listed.append(m["name"])
         checks.append(
             {
                 "component": "zeek",
@@ -130,6 +139,17 @@ def zeekctl_status_checks(text: str, host: str) -> list[dict]:
                 "detail": f"{m['type']} on {m['host']}: {m['status']}",
             }
         )
+    for node in expected or []:
+        if not any(name == node or name.startswith(node + "-") for name in listed):
+            checks.append(
+                {
+                    "component": "zeek",
+                    "host": host,
+                    "check": f"node {node}",
+                    "status": "fail",
+                    "detail": "in node.cfg but not listed by zeekctl status (host unreachable over SSH?)",
+                }
+            )
     if not checks:
         checks.append(
             {"component": "zeek", "host": host, "check": "zeekctl status", "status": "fail", "detail": "no node listed"}

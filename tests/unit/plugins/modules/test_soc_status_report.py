@@ -145,3 +145,16 @@ def test_bad_checks_fail_naming_them(monkeypatch, check, message):
     with pytest.raises(AnsibleFailJson) as failed:
         run_module(monkeypatch, soc_status_report, {"checks": [check], "generated": "now"})
     assert message in failed.value.result["msg"]
+
+
+def test_nodes_of_node_cfg_that_zeekctl_does_not_list_fail():
+    # Run as root, zeekctl 8.1 has no SSH key for the workers and silently lists only the local nodes.
+    node_cfg = "[logger-1]\ntype=logger\n[manager]\ntype=manager\n[proxy-1]\ntype=proxy\n"
+    node_cfg += "[worker-lab-zeek-w1-cap0]\ntype=worker\nlb_procs=1\n[worker-lab-zeek-w2-cap0]\ntype=worker\n"
+    local_only = "\n".join(ZEEKCTL_STATUS.splitlines()[:4])
+    checks = soc_status.zeekctl_status_checks(local_only, "mgr", soc_status.node_cfg_sections(node_cfg))
+    failed = [c["check"] for c in checks if c["status"] == "fail"]
+    assert failed == ["node worker-lab-zeek-w1-cap0", "node worker-lab-zeek-w2-cap0"]
+    # every node listed (workers as <entry>-1): nothing missing, the stopped one still fails
+    checks = soc_status.zeekctl_status_checks(ZEEKCTL_STATUS, "mgr", soc_status.node_cfg_sections(node_cfg))
+    assert [c["check"] for c in checks if c["status"] == "fail"] == ["node worker-lab-zeek-w2-cap0-1"]
