@@ -6,11 +6,11 @@ import shlex
 
 import pytest
 
-testinfra_hosts = ["podman://misp-hub", "podman://misp-spoke1", "podman://misp-spoke2"]
+testinfra_hosts = ["podman://misp-hub", "podman://misp-spoke1"]
 
 CA = "/etc/ssl/misp/ca.crt"
 SECRETS = "/etc/socforge/misp"
-ADDRESSES = {"misp-hub": "10.89.111.10", "misp-spoke1": "10.89.111.11", "misp-spoke2": "10.89.111.12"}
+ADDRESSES = {"misp-hub": "10.89.111.10", "misp-spoke1": "10.89.111.11"}
 
 
 def _name(host):
