@@ -44,6 +44,8 @@ class EventRecord:
     selected: bool
     suffix: str = ""
     keys: list = field(default_factory=list)
+    # key -> comma-joined UUIDs of the MISP attributes that produce it (aligned with ``keys``)
+    attrs: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -121,8 +123,8 @@ def map_event(event, flt, opts, stats):
     if not rec.selected:
         return rec
     rec.suffix = event_suffix(event, opts)
-    keys = set()
-    add = keys.add
+    attrs = {}  # key -> attribute UUIDs ("," joined): sightings map a Zeek match back to them
+    seen_key = attrs.get
     rejected = stats.rejected
     max_length = opts.max_length
     to_ids_only = flt.to_ids_only
@@ -148,7 +150,10 @@ def map_event(event, flt, opts, stats):
                 if value.isascii():
                     value = value.lower()
                     if len(value) <= max_length and quick[0].fullmatch(value):
-                        add(value + "\t" + quick[1])
+                        k = value + "\t" + quick[1]
+                        prev = seen_key(k)
+                        u = attr.get("uuid") or ""
+                        attrs[k] = u if prev is None else prev + "," + u
                         continue
         if mtype not in MAPPING:
             stats.skipped_types[str(mtype)] += 1
@@ -157,7 +162,11 @@ def map_event(event, flt, opts, stats):
         for reason in reasons:
             rejected[reason] += 1
         for value, ztype in found:
-            add(escape_indicator(value) + "\t" + ztype)
+            k = escape_indicator(value) + "\t" + ztype
+            prev = seen_key(k)
+            u = attr.get("uuid") or ""
+            attrs[k] = u if prev is None else prev + "," + u
     stats.attributes += seen
-    rec.keys = sorted(keys)
+    rec.keys = sorted(attrs)
+    rec.attrs = attrs
     return rec

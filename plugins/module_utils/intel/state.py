@@ -1,24 +1,32 @@
-"""Incremental sync state, in SQLite (stdlib): per event its version, meta suffix and keys.
+"""Incremental sync state, in SQLite (stdlib): per event its version, meta suffix, keys and the MISP
+attribute UUIDs behind each key.
 
 It lets an incremental sync touch only what changed: replace the keys of changed events, find the
 new winning line of every affected ``indicator\\ttype`` key, and patch the sorted intel file.
 A full sync builds a fresh database next to the old one and renames it into place.
+
+Layout (schema 2, chosen for the cost of a full build: one SQLite row costs about 1 us, a row per
+key was the biggest part of a 1.3 M-attribute export): each event row carries its keys and, aligned
+with them, the comma-joined attribute UUIDs as two newline-joined text columns; the only per-key rows
+are ``cand (ev, k)`` with one index on ``k``, which finds the events holding a key.
 """
 
+import bisect
 import os
 import sqlite3
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _SCHEMA = """
 CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID;
 CREATE TABLE events (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, ts INTEGER NOT NULL,
-                     pts INTEGER NOT NULL, keep INTEGER NOT NULL, suffix TEXT NOT NULL);
+                     pts INTEGER NOT NULL, keep INTEGER NOT NULL, suffix TEXT NOT NULL,
+                     keys TEXT NOT NULL, attrs TEXT NOT NULL);
 CREATE TABLE cand (ev INTEGER NOT NULL, k TEXT NOT NULL);
 """
 _INDEXES = """
 CREATE INDEX cand_k ON cand (k);
-CREATE INDEX cand_ev ON cand (ev);
 """
+_EVENT_CACHE = 64
 _BATCH = 500
 _WINNERS_SQL = "SELECT c.k, MIN(e.suffix) FROM cand c JOIN events e ON e.id = c.ev WHERE c.k IN ({marks}) GROUP BY c.k"
 _ALL_WINNERS_SQL = "SELECT c.k, MIN(e.suffix) FROM cand c JOIN events e ON e.id = c.ev GROUP BY c.k"
@@ -28,6 +36,8 @@ class State:
     def __init__(self, conn, path):
         self.conn = conn
         self.path = path
+        self._events = {}  # event row id -> (keys, attrs) lists, for attribute_uuids()
+        self._version = None
 
     @classmethod
     def open(cls, path):
@@ -57,9 +67,9 @@ class State:
             conn.executescript(_SCHEMA)
             conn.execute("BEGIN")
             conn.executemany(
-                "INSERT INTO events (id, uuid, ts, pts, keep, suffix) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO events (id, uuid, ts, pts, keep, suffix, keys, attrs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    (i, r.uuid, r.timestamp, r.publish_timestamp, int(r.keep), r.suffix)
+                    (i, r.uuid, r.timestamp, r.publish_timestamp, int(r.keep), r.suffix, *_blobs(r))
                     for i, r in enumerate(records, 1)
                 ),
             )
@@ -102,11 +112,13 @@ class State:
         """The stored event as an ``EventRecord`` (to carry it into a new state), or None."""
         from ansible_collections.socforge.core.plugins.module_utils.intel.events import EventRecord
 
-        row = self.conn.execute("SELECT id, ts, pts, keep, suffix FROM events WHERE uuid = ?", (uuid,)).fetchone()
+        row = self.conn.execute(
+            "SELECT id, ts, pts, keep, suffix, keys, attrs FROM events WHERE uuid = ?", (uuid,)
+        ).fetchone()
         if row is None:
             return None
-        keys = sorted(r[0] for r in self.conn.execute("SELECT k FROM cand WHERE ev = ?", (row[0],)))
-        return EventRecord(uuid, row[1], row[2], bool(row[3]), True, row[4], keys)
+        keys, attrs = _split(row[5], row[6])
+        return EventRecord(uuid, row[1], row[2], bool(row[3]), True, row[4], keys, dict(zip(keys, attrs, strict=True)))
 
     def aged_out(self, cutoff):
         return [r[0] for r in self.conn.execute("SELECT uuid FROM events WHERE keep = 0 AND pts < ?", (cutoff,))]
@@ -122,18 +134,20 @@ class State:
 
     def drop_event(self, uuid):
         """Delete one event; return its keys."""
-        row = self.conn.execute("SELECT id FROM events WHERE uuid = ?", (uuid,)).fetchone()
+        row = self.conn.execute("SELECT id, keys FROM events WHERE uuid = ?", (uuid,)).fetchone()
         if not row:
             return []
-        keys = [r[0] for r in self.conn.execute("SELECT k FROM cand WHERE ev = ?", row)]
-        self.conn.execute("DELETE FROM cand WHERE ev = ?", row)
-        self.conn.execute("DELETE FROM events WHERE id = ?", row)
+        ev = row[0]
+        keys = row[1].split("\n") if row[1] else []
+        self.conn.executemany("DELETE FROM cand WHERE k = ? AND ev = ?", ((k, ev) for k in keys))
+        self.conn.execute("DELETE FROM events WHERE id = ?", (ev,))
+        self._events.pop(ev, None)
         return keys
 
     def add_event(self, rec):
         cur = self.conn.execute(
-            "INSERT INTO events (uuid, ts, pts, keep, suffix) VALUES (?, ?, ?, ?, ?)",
-            (rec.uuid, rec.timestamp, rec.publish_timestamp, int(rec.keep), rec.suffix),
+            "INSERT INTO events (uuid, ts, pts, keep, suffix, keys, attrs) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (rec.uuid, rec.timestamp, rec.publish_timestamp, int(rec.keep), rec.suffix, *_blobs(rec)),
         )
         ev = cur.lastrowid
         self.conn.executemany("INSERT INTO cand (ev, k) VALUES (?, ?)", ((ev, k) for k in rec.keys))
@@ -151,3 +165,41 @@ class State:
 
     def all_winners(self):
         return dict(self.conn.execute(_ALL_WINNERS_SQL))
+
+    def attribute_uuids(self, indicator, indicator_type):
+        """UUIDs of every MISP attribute (of every event in the state) that yields this indicator."""
+        key = f"{indicator}\t{indicator_type}"
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:  # another connection (the sync) committed: row ids may be reused
+            self._events.clear()
+            self._version = version
+        out = []
+        for (ev,) in self.conn.execute("SELECT ev FROM cand WHERE k = ?", (key,)).fetchall():
+            cached = self._events.get(ev)
+            if cached is None:
+                row = self.conn.execute("SELECT keys, attrs FROM events WHERE id = ?", (ev,)).fetchone()
+                if row is None:
+                    continue
+                if len(self._events) >= _EVENT_CACHE:
+                    self._events.pop(next(iter(self._events)))
+                cached = self._events[ev] = _split(*row)
+            keys, attrs = cached
+            i = bisect.bisect_left(keys, key)
+            if i < len(keys) and keys[i] == key and attrs[i]:
+                out.extend(u for u in attrs[i].split(",") if u)
+        return sorted(set(out))
+
+
+def _blobs(rec):
+    """The event's sorted keys and their attribute UUIDs as two aligned newline-joined texts
+    (keys never hold a newline: the normaliser rejects control characters)."""
+    attrs = rec.attrs or {}
+    return "\n".join(rec.keys), "\n".join([attrs.get(k, "") for k in rec.keys])
+
+
+def _split(keys, attrs):
+    if not keys:
+        return [], []
+    keys = keys.split("\n")
+    attrs = attrs.split("\n") if attrs else [""] * len(keys)
+    return keys, attrs

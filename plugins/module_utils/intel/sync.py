@@ -17,6 +17,11 @@ from dataclasses import asdict
 
 from ansible_collections.socforge.core.plugins.module_utils.intel.events import MapStats, map_event
 from ansible_collections.socforge.core.plugins.module_utils.intel.state import State
+from ansible_collections.socforge.core.plugins.module_utils.intel.suppress import (
+    SuppressionError,
+    default_path,
+    suppressed_keys,
+)
 from ansible_collections.socforge.core.plugins.module_utils.intel.writer import (
     INTEL_HEADER,
     INTEL_HEADER_B,
@@ -100,15 +105,23 @@ def sync(
     mode=0o644,
     now=None,
     reconcile_interval=DEFAULT_RECONCILE_INTERVAL,
+    suppress_path=None,
 ):
     """Run one sync. Raises ``SourceError``/``SyncError`` before writing anything on upstream failure.
 
     ``reconcile_interval``: seconds between two reconciliations of an incremental MISP sync (the
     state's event UUIDs against MISP's published events, metadata only), which notice hard-deleted
-    and retracted events; 0 = every run."""
+    and retracted events; 0 = every run.
+
+    ``suppress_path`` (default ``<dest>.suppressed``): the noisy-intel suppression list; its keys stay
+    out of the intel file (they leave it as removals) until lifted, then come back."""
     now = int(now if now is not None else time.time())
     state_path = state_path or dest + ".state"
     removals_path = removals_path or dest + ".removals"
+    try:
+        suppressed = suppressed_keys(suppress_path or default_path(dest))
+    except SuppressionError as exc:
+        raise SyncError(str(exc)) from None
     if not os.path.isdir(os.path.dirname(os.path.abspath(dest))):
         raise SyncError(f"the directory of dest {dest!r} does not exist")
     fingerprint = _options_fingerprint(flt, opts)
@@ -119,9 +132,22 @@ def sync(
             st.close()
             st = None
         if st is None:
-            return _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, fingerprint, cutoff, now)
+            return _full(
+                source,
+                flt,
+                opts,
+                dest,
+                state_path,
+                removals_path,
+                check_mode,
+                mode,
+                fingerprint,
+                cutoff,
+                now,
+                suppressed,
+            )
         return _incremental(
-            st, source, flt, opts, dest, removals_path, check_mode, mode, cutoff, now, reconcile_interval
+            st, source, flt, opts, dest, removals_path, check_mode, mode, cutoff, now, reconcile_interval, suppressed
         )
     finally:
         if st is not None:
@@ -266,6 +292,12 @@ def _merge(keys, best, dest, diff):
     diff.last_old = None
     old_line, old_key = advance() if diff.ours else (None, None)
     yield INTEL_HEADER
+    if old_key is None:  # nothing to compare with (no old file, an empty or a foreign one): all added
+        for i in range(0, len(keys), 20000):
+            yield "".join([f"{k}\t{best[k]}\n" for k in keys[i : i + 20000]])
+        diff.added = len(keys)
+        diff.added_sample = [f"{k}\t{best[k]}" for k in keys[:DIFF_SAMPLE]]
+        return
     chunk = []
     for k in keys:
         suffix = best[k]
@@ -321,7 +353,7 @@ def _carried_over(source, flt, state_path, fingerprint, fetched, reconciled):
         old.close()
 
 
-def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, fingerprint, cutoff, now):
+def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, fingerprint, cutoff, now, suppressed):
     stats = MapStats()
     best = {}
     records = []
@@ -337,12 +369,12 @@ def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, 
     for rec in _carried_over(source, flt, state_path, fingerprint, fetched, reconciled):
         if _in_window(rec, flt, cutoff):
             records.append(rec)
-    for rec in records:
-        suffix = rec.suffix
-        for k in rec.keys:
-            cur = best.get(k)
-            if cur is None or suffix < cur:
-                best[k] = suffix
+    # the smallest suffix wins a key: apply events from the largest suffix down, so the last
+    # (smallest) one overwrites; dict.update does the per-key work in C
+    for rec in sorted(records, key=lambda r: r.suffix, reverse=True):
+        best.update(dict.fromkeys(rec.keys, rec.suffix))
+    for k in suppressed:
+        best.pop(k, None)
     keys = sorted(best)
     diff = _Diff()
     if check_mode:
@@ -367,6 +399,7 @@ def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, 
             "last_full": str(now),
             "last_reconcile": str(now),
             "intel_stamp": file_stamp(dest),
+            "suppressed": json.dumps(sorted(suppressed)),
         }
         del best
         State.build(state_path, records, meta).close()
@@ -386,7 +419,9 @@ def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, 
     )
 
 
-def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, cutoff, now, reconcile_interval):
+def _incremental(
+    st, source, flt, opts, dest, removals_path, check_mode, mode, cutoff, now, reconcile_interval, suppressed
+):
     stats = MapStats()
     since = int(st.get("sync_point", "0") or 0)
     known = st.known()
@@ -418,12 +453,18 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
                 st.add_event(rec)
                 affected.update(rec.keys)
                 kept += 1
+        # keys suppressed or lifted since the last sync are re-decided like changed keys
+        before = set(json.loads(st.get("suppressed", "[]") or "[]"))
+        affected.update(before ^ suppressed)
         raw, stamp = _read_raw(dest)
         ok = raw is not None and stamp == st.get("intel_stamp")
         if not ok:
             # the intel file is missing or was changed behind our back: re-render it from state
             _, lines, _ = read_lines_bytes(dest)
-            new_lines = [ln.encode() for ln in winners_to_lines(st.all_winners())]
+            best = st.all_winners()
+            for k in suppressed:
+                best.pop(k, None)
+            new_lines = [ln.encode() for ln in winners_to_lines(best)]
             old = set(lines)
             new = set(new_lines)
             added_b = [ln for ln in new_lines if ln not in old]
@@ -434,6 +475,8 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
             # patch the sorted file in place of rebuilding it: binary search on the raw bytes, then
             # write the untouched stretches as zero-copy slices around the changed lines
             winners = st.winners(affected)
+            for k in suppressed & affected:
+                winners.pop(k, None)
             added_b, removed_b, edits = [], [], []
             for key in affected:
                 prefix = (key + "\t").encode()
@@ -466,6 +509,7 @@ def _incremental(st, source, flt, opts, dest, removals_path, check_mode, mode, c
             st.set("sync_point", new_sync_point)
             st.set("intel_stamp", file_stamp(dest))
             st.set("last_incremental", now)
+            st.set("suppressed", json.dumps(sorted(suppressed)))
             if reconciled or (hasattr(source, "published_uuids") and now - last >= reconcile_interval):
                 st.set("last_reconcile", now)
             st.commit()
