@@ -32,6 +32,8 @@ def soc_site_hosts(hostvars, groups):
             "addresses": dict(hv.get("soc_host_addresses") or {}),
             "bmc_address": hv.get("soc_bmc_address"),
             "hardware": dict(hv.get("soc_hardware") or {}),
+            # the rollout stage of a host that captures no link (soc_rollout.py); default 1
+            "stage": hv.get("soc_host_stage"),
         }
     return out
 

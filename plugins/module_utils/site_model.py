@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 import netaddr
-from ansible_collections.socforge.core.plugins.module_utils import misp_topology, optical_budget
+from ansible_collections.socforge.core.plugins.module_utils import misp_topology, optical_budget, soc_rollout
 
 TAP_TYPES = ("optical", "mirror")
 # Groups a complete SOC needs; plan.yml and site.yml fail when one is empty.
@@ -369,87 +369,7 @@ def isolation_pairs(networks: dict, isolated: str, others) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The plan: a Markdown report and a Graphviz topology.
-
-
-def _dot_id(text: str) -> str:
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def topology_dot(site: dict) -> str:
-    """A Graphviz description of the site: links -> taps -> aggregator -> Zeek -> pipeline."""
-    groups = site.get("groups") or {}
-    lines = [
-        f"digraph {_dot_id(site.get('name', 'soc'))} {{",
-        "  graph [rankdir=LR, fontname=Helvetica, labelloc=t, label="
-        + _dot_id(f"SOC topology: {site.get('name', 'site')}")
-        + "];",
-        "  node [shape=box, style=rounded, fontname=Helvetica, fontsize=10];",
-        "  edge [fontname=Helvetica, fontsize=9];",
-    ]
-    aggregators = groups.get("tap_aggregators") or ["tap aggregator"]
-    agg = aggregators[0]
-    for link in sorted(site.get("links") or [], key=lambda x: (x.get("stage", 99), x.get("name", ""))):
-        lid = f"link:{link['name']}"
-        style = "solid" if link.get("active", True) else "dashed"
-        lines.append(
-            f"  {_dot_id(lid)} [label={_dot_id(link['name'] + chr(10) + str(link.get('capacity_gbps')) + ' Gb/s, stage ' + str(link.get('stage')))}, shape=cds, style={style}];"
-        )
-        lines.append(
-            f"  {_dot_id(lid)} -> {_dot_id(agg)} [label={_dot_id(link.get('tap', '?') + ' tap')}, style={style}];"
-        )
-    tiers = [
-        ("tap_aggregators", "box3d"),
-        ("zeek_workers", "component"),
-        ("zeek_managers", "box"),
-        ("zeek_proxies", "box"),
-        ("zeek_loggers", "box"),
-        ("kafka_brokers", "cylinder"),
-        ("log_shippers", "box"),
-        ("opensearch_nodes", "cylinder"),
-        ("misp_hubs", "folder"),
-        ("misp_spokes", "folder"),
-    ]
-    placed: set[str] = set()
-    for group, shape in tiers:
-        members = [h for h in groups.get(group) or [] if h not in placed]
-        if members:
-            lines.append(f"  subgraph {_dot_id('cluster_' + group)} {{ label={_dot_id(group)}; style=dashed;")
-            for host in members:
-                roles = [g for g, _ in tiers if host in (groups.get(g) or [])]
-                label = host + (
-                    "\n(" + ", ".join(r.replace("zeek_", "") for r in roles) + ")" if len(roles) > 1 else ""
-                )
-                lines.append(f"    {_dot_id(host)} [shape={shape}, label={_dot_id(label)}];")
-                placed.add(host)
-            lines.append("  }")
-    nets = site.get("networks") or {}
-    if nets:
-        rows = "\n".join(
-            f"{n}: {spec.get('cidr') or '-'}"
-            + (f" VLAN {spec['vlan']}" if spec.get("vlan") else "")
-            + (" (never routed)" if spec.get("routed") is False else "")
-            for n, spec in sorted(nets.items())
-            if isinstance(spec, dict)
-        )
-        lines.append(f'  "networks" [shape=note, label={_dot_id("networks" + chr(10) + rows)}];')
-
-    def edges(src_group, dst_group, label):
-        for s in groups.get(src_group) or []:
-            for d in groups.get(dst_group) or []:
-                if s != d:
-                    lines.append(f"  {_dot_id(s)} -> {_dot_id(d)} [label={_dot_id(label)}];")
-
-    edges("tap_aggregators", "zeek_workers", "symmetric hash")
-    edges("zeek_workers", "zeek_loggers", "logs")
-    edges("zeek_loggers", "kafka_brokers", "logs")
-    edges("kafka_brokers", "log_shippers", "consume")
-    edges("log_shippers", "opensearch_nodes", "index")
-    edges("misp_spokes", "misp_hubs", "sync")
-    edges("misp_hubs", "zeek_managers", "intel")
-    edges("zeek_managers", "zeek_proxies", "intel")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+# The plan: a Markdown report (the diagram of the whole SOC: soc_diagram.py).
 
 
 def plan_report(site: dict, report: ValidationReport) -> str:
@@ -567,22 +487,10 @@ def svg_is_well_formed(svg: str) -> bool:
 
 
 def hosts_in_stage(hosts: dict, links: list, stage: int | None) -> list[str]:
-    """Hosts a staged rollout touches: every host that captures no link, and every host capturing at
-    least one link whose stage is <= `stage` (None: every stage). LHCOPN (stage 1) comes up first."""
-    if stage is None:
-        return sorted(hosts)
-    stages = {link["name"]: link.get("stage") for link in links or [] if isinstance(link, dict) and "name" in link}
-    selected = []
-    for host, spec in sorted(hosts.items()):
-        nic_links = [
-            nic.get("link") for nic in ((spec.get("hardware") or {}).get("capture_nics") or []) if nic.get("link")
-        ]
-        if not nic_links:
-            selected.append(host)
-            continue
-        for name in nic_links:
-            if name not in stages:
-                raise SiteModelError(f"host {host}: capture NIC on undeclared link '{name}'")
-        if any(int(stages[name]) <= int(stage) for name in nic_links):
-            selected.append(host)
-    return selected
+    """Hosts a staged rollout touches (soc_rollout.py): every host capturing at least one link whose
+    stage is <= `stage`, and every host capturing nothing whose `stage` (soc_host_stage, default 1)
+    is <= `stage` (None: every stage). LHCOPN (stage 1) comes up first."""
+    try:
+        return soc_rollout.hosts_in_stage(hosts, links, stage)
+    except soc_rollout.RolloutError as exc:
+        raise SiteModelError(str(exc)) from None

@@ -12,7 +12,10 @@ description:
     with C(netaddr) - subnets valid and non-overlapping, addresses inside their subnets and unique,
     VLAN ids unique, admin and IPMI networks separate and IPMI never routed, every link assigned a
     deployment stage, Zeek workers with declared hardware, every required group non-empty.
-  - With O(dest), writes C(report.md), C(topology.dot) and C(topology.svg) (Graphviz C(dot)) there,
+  - Checks the staged rollout (C(soc_host_stage) of the hosts, O(data_policies) per stage, O(stage)).
+  - With O(dest), writes C(report.md) (with the rollout stages, the hosts each brings up and the
+    personal data, retention and access of each), C(topology.dot) and C(topology.svg) (Graphviz
+    C(dot) - the whole SOC, what stage O(stage) brings up solid, later stages grey and dashed) there,
     atomically; files whose content is unchanged are left alone.
   - Fails listing every problem found, each naming the host or variable and what is wrong.
 author: SOCForge team
@@ -23,6 +26,16 @@ options:
         C(hosts) (from the C(socforge.core.soc_site_hosts) filter) and C(groups).
     type: dict
     required: true
+  stage:
+    description:
+      - The rollout stage this plan is for (C(-e soc_stage=N)); omitted, every stage.
+    type: int
+  data_policies:
+    description:
+      - The site's C(soc_data_policies) - per stage, the personal data held, retention and access
+        settings (see the C(socforge.core.soc_stage_policy) filter). Omitted, the report has no policy columns.
+    type: list
+    elements: dict
   required_groups:
     description: Inventory groups that must each hold at least one host.
     type: list
@@ -76,7 +89,7 @@ files:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.socforge.core.plugins.module_utils import site_model
+from ansible_collections.socforge.core.plugins.module_utils import site_model, soc_diagram, soc_rollout
 from ansible_collections.socforge.core.plugins.module_utils.atomic_file import read_or_none, write_atomic
 
 
@@ -86,11 +99,15 @@ def main():
             "site": {"type": "dict", "required": True},
             "required_groups": {"type": "list", "elements": "str", "default": list(site_model.DEFAULT_REQUIRED_GROUPS)},
             "dest": {"type": "path"},
+            "stage": {"type": "int"},
+            "data_policies": {"type": "list", "elements": "dict"},
         },
         supports_check_mode=True,
     )
     site = module.params["site"]
     report = site_model.validate_site(site, module.params["required_groups"])
+    stage, policies = module.params["stage"], module.params["data_policies"]
+    report.errors.extend(soc_rollout.validate_rollout(site, stage, policies))
     result = {"changed": False, "errors": report.errors, "warnings_found": report.warnings}
     for warning in report.warnings:
         module.warn(warning)
@@ -98,12 +115,13 @@ def main():
     dest = module.params["dest"]
     if dest:
         dot_bin = module.get_bin_path("dot", required=True)
-        dot_text = site_model.topology_dot(site)
+        dot_text = soc_diagram.topology_dot(site, stage if not report.errors else None)
         rc, svg, err = module.run_command([dot_bin, "-Tsvg"], data=dot_text, binary_data=True)
         if rc != 0 or not site_model.svg_is_well_formed(svg):
             module.fail_json(msg=f"graphviz could not render the topology: {err.strip()}", **result)
         outputs = {
-            "report.md": site_model.plan_report(site, report),
+            "report.md": site_model.plan_report(site, report)
+            + soc_rollout.report_section(site, stage, policies if not report.errors else None),
             "topology.dot": dot_text,
             "topology.svg": svg,
         }

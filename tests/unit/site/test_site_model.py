@@ -32,6 +32,7 @@ def load_site(inventory_dir):
             "addresses": dict(hv.get("soc_host_addresses") or {}),
             "bmc_address": hv.get("soc_bmc_address"),
             "hardware": dict(hv.get("soc_hardware") or {}),
+            "stage": hv.get("soc_host_stage"),
         }
     return {
         "name": first["soc_site_name"],
@@ -39,6 +40,7 @@ def load_site(inventory_dir):
         "links": first["soc_links"],
         "hosts": hosts,
         "groups": groups,
+        "data_policies": first.get("soc_data_policies"),
     }
 
 
