@@ -57,7 +57,7 @@ class FeedbackError(Exception):
 class FeedbackConfig:
     intel_log: str
     spool_dir: str
-    state_path: str
+    state_path: str  # the intel library's state ("" when only a lookup callable is used)
     suppress_path: str
     source: str
     archive_dir: str = None
@@ -113,9 +113,13 @@ def _split_key(key):
 
 
 class Feedback:
-    def __init__(self, config, misp=None, clock=time.time):
+    def __init__(self, config, misp=None, clock=time.time, lookup=None):
+        """``lookup(indicator, itype) -> [attribute uuid]``: where matches are mapped back to MISP when the
+        intel is not (only) in the library's state (the bridge's live store); asked once per distinct
+        indicator per poll. Without it, ``config.state_path`` (the library's :class:`State`) is used."""
         self.cfg = config
         self.misp = misp
+        self.lookup = lookup
         self.clock = clock
         os.makedirs(config.spool_dir, mode=0o700, exist_ok=True)
         path = os.path.join(config.spool_dir, "feedback.sqlite")
@@ -153,15 +157,25 @@ class Feedback:
             self._uuids.clear()
         return self._state
 
+    def _lookup(self, indicator, itype):
+        found = []
+        if self.lookup is not None:
+            found = list(self.lookup(indicator, itype) or ())
+        if not found and self.cfg.state_path:
+            st = self._state_handle()
+            found = st.attribute_uuids(indicator, itype) if st is not None else []
+        return found
+
     def attribute_uuids(self, indicator, itype):
         key = _key(indicator, itype)
         found = self._uuids.get(key)
         if found is not None:
             return found
-        st = self._state_handle()
-        found = st.attribute_uuids(indicator, itype) if st is not None else []
+        if self.cfg.state_path:
+            self._state_handle()  # a new state file clears the cache
+        found = self._lookup(indicator, itype)
         if not found and itype in _LOWER_TYPES and indicator != indicator.lower():
-            found = st.attribute_uuids(indicator.lower(), itype) if st is not None else []
+            found = self._lookup(indicator.lower(), itype)
         if len(self._uuids) >= _CACHE_MAX:
             self._uuids.clear()
         self._uuids[key] = found
@@ -184,6 +198,8 @@ class Feedback:
         res = PollResult()
         matches, position = self.follower.poll(self._kv("position"))
         res.lines = len(matches)
+        if self.lookup is not None:
+            self._uuids.clear()  # a live store changes between polls: look each indicator up again
         # aggregate per key first: the per-line work stays a dict update (>= 50 k lines/s)
         agg = {}
         for ts, indicator, itype, _matched in matches:

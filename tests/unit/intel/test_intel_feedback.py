@@ -6,6 +6,7 @@ indicators; sightings and proposals go through pymisp to the MISP test double ho
 which checks the traffic against MISP's OpenAPI spec (``openapi="strict"``).
 """
 
+import dataclasses
 import gzip
 import json
 import os
@@ -268,4 +269,27 @@ def test_noisy_proposal_accepted_keeps_it_out(intel, misp, tmp_path):
     assert json.loads((tmp_path / "misp.intel.suppressed").read_text())["keys"][f"{noisy}\tIntel::DOMAIN"]["state"] == (
         "accepted"
     )
+    fb.close()
+
+
+def test_lookup_callable_maps_matches_of_a_live_store(intel, misp, tmp_path):
+    """The bridge keeps its own live store: a lookup callable maps its items; asked again each poll."""
+    dest, _feed, by_value = intel
+    double, client = misp
+    a = sorted(by_value)[0]
+    live = {}
+    plain = make_feedback(tmp_path, dest, client)
+    plain.close()
+    cfg = dataclasses.replace(plain.cfg, state_path="")
+    fb = Feedback(cfg, misp=client, lookup=lambda i, t: live.get((i, t), []))
+    log = tmp_path / "logs" / "intel.log"
+    log.write_text(tsv_header() + tsv_line(NOW, a, "Intel::DOMAIN"))
+    res = fb.poll(now=NOW + 1)
+    assert (res.unmapped, res.delivered) == (1, 0)
+    live[(a, "Intel::DOMAIN")] = by_value[a]
+    with open(log, "a") as fh:
+        fh.write(tsv_line(NOW + 2, a.upper(), "Intel::DOMAIN"))
+    res = fb.poll(now=NOW + 3)
+    assert (res.matched, res.delivered) == (1, len(by_value[a]))
+    assert {s["attribute_uuid"] for s in double.sightings} == set(by_value[a])
     fb.close()
