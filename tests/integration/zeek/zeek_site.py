@@ -82,7 +82,15 @@ class Site:
     local_text: str = ""
 
 
-def write_site(root: Path, build: ZeekBuild, *, intel_sources=("misp",), intel_log_removals=False, **zeek_vars) -> Site:
+def write_site(
+    root: Path,
+    build: ZeekBuild,
+    *,
+    intel_sources=("misp",),
+    intel_log_removals=False,
+    intel_seen_all_protocols=False,
+    **zeek_vars,
+) -> Site:
     """Render local.zeek + the site packages into ``root/site`` for ``build``. The intel package reads
     ``root/intel/<source>.intel`` (+ ``.removals``)."""
     site = root / "site"
@@ -97,7 +105,8 @@ def write_site(root: Path, build: ZeekBuild, *, intel_sources=("misp",), intel_l
         (site / "socforge-alert" / name).write_text(
             render("zeek", f"opt/zeek/share/zeek/site/socforge-alert/{name}.j2", **v)
         )
-        (site / "socforge-intel" / name).write_text((INTEL_PACKAGE / name).read_text())
+    for path in INTEL_PACKAGE.glob("*.zeek"):
+        (site / "socforge-intel" / path.name).write_text(path.read_text())
     (site / "socforge-intel" / "config.zeek").write_text(
         render(
             "zeek_intel",
@@ -105,6 +114,7 @@ def write_site(root: Path, build: ZeekBuild, *, intel_sources=("misp",), intel_l
             zeek_intel_dir=str(intel_dir),
             zeek_intel_sources=[{"name": s} for s in intel_sources],
             zeek_intel_log_removals=intel_log_removals,
+            zeek_intel_seen_all_protocols=intel_seen_all_protocols,
         )
     )
     return Site(site, local, intel_dir, [intel_dir / f"{s}.intel" for s in intel_sources], local.read_text())

@@ -5,4 +5,5 @@
 ##! variables; main.zeek holds the logic.
 
 @load ./main
+@load ./seen-any-proto
 @load ./config
