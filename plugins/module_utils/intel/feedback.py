@@ -157,29 +157,44 @@ class Feedback:
             self._uuids.clear()
         return self._state
 
-    def _lookup(self, indicator, itype):
-        found = []
+    def _resolve(self, keys):
+        """Fill the cache for ``keys`` (``indicator\\ttype``): one batched state query for all of them,
+        the lookup callable once per key; DOMAIN/EMAIL retried lower-cased."""
+        todo = [k for k in keys if k not in self._uuids]
+        if not todo:
+            return
+        found = {}
         if self.lookup is not None:
-            found = list(self.lookup(indicator, itype) or ())
-        if not found and self.cfg.state_path:
-            st = self._state_handle()
-            found = st.attribute_uuids(indicator, itype) if st is not None else []
-        return found
+            for key in todo:
+                uuids = list(self.lookup(*_split_key(key)) or ())
+                if uuids:
+                    found[key] = uuids
+        rest = [k for k in todo if k not in found]
+        st = self._state_handle() if self.cfg.state_path else None
+        if st is not None and rest:
+            found.update(st.attribute_uuids_many(rest))
+        lower = {}
+        for key in todo:
+            if key not in found:
+                ind, typ = _split_key(key)
+                if typ in _LOWER_TYPES and ind != ind.lower():
+                    lower[key] = _key(ind.lower(), typ)
+        if lower:
+            self._resolve(sorted(set(lower.values())))
+            for key, low in lower.items():
+                found[key] = self._uuids.get(low, [])
+        if len(self._uuids) + len(todo) > _CACHE_MAX:
+            self._uuids.clear()
+        for key in todo:
+            self._uuids[key] = found.get(key, [])
 
     def attribute_uuids(self, indicator, itype):
+        """The MISP attribute UUIDs behind an indicator Zeek matched ([] when not from MISP)."""
         key = _key(indicator, itype)
-        found = self._uuids.get(key)
-        if found is not None:
-            return found
         if self.cfg.state_path:
             self._state_handle()  # a new state file clears the cache
-        found = self._lookup(indicator, itype)
-        if not found and itype in _LOWER_TYPES and indicator != indicator.lower():
-            found = self._lookup(indicator.lower(), itype)
-        if len(self._uuids) >= _CACHE_MAX:
-            self._uuids.clear()
-        self._uuids[key] = found
-        return found
+        self._resolve([key])
+        return self._uuids.get(key, [])
 
     def allowed(self, indicator, itype):
         """False while the indicator is suppressed as noisy (the live path must not insert it)."""
@@ -196,7 +211,7 @@ class Feedback:
     def poll(self, now=None):
         now = self.clock() if now is None else now
         res = PollResult()
-        matches, position = self.follower.poll(self._kv("position"))
+        matches, position = self.follower.poll(self._kv("position"), matched=False)
         res.lines = len(matches)
         if self.lookup is not None:
             self._uuids.clear()  # a live store changes between polls: look each indicator up again
@@ -215,9 +230,12 @@ class Feedback:
                     a[2] = ts
         pending = {}
         noisy = []
+        if self.cfg.state_path:
+            self._state_handle()  # once per poll: a new state file (full sync) clears the cache
+        self._resolve(agg)
+        cache = self._uuids
         for key, (n, first, last) in agg.items():
-            indicator, itype = _split_key(key)
-            uuids = self.attribute_uuids(indicator, itype)
+            uuids = cache.get(key) or []
             if not uuids:
                 res.unmapped += n
                 continue

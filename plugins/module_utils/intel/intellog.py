@@ -54,8 +54,9 @@ def _fingerprint(data):
 class _Parser:
     """Parses one file's lines; keeps the TSV header state between polls (carried in the position)."""
 
-    def __init__(self, fields=None):
+    def __init__(self, fields=None, matched=True):
         self.fields = list(fields) if fields else None
+        self.matched = matched
         self.set_sep = b","
         self.bad = 0
 
@@ -101,6 +102,8 @@ class _Parser:
                 idx = self._indexes()
                 its, iind, ityp, imat = idx
                 need = max(idx) + 1
+                if not self.matched:
+                    imat = -1
             parts = line.split(b"\t")
             if len(parts) < need:
                 self.bad += 1
@@ -188,9 +191,9 @@ class IntelLogFollower:
 
         return sorted(found, key=mtime, reverse=True)
 
-    def _finish_rotated(self, position, out):
+    def _finish_rotated(self, position, out, matched):
         """Read the rest of the file the position points into, now rotated away. True if found."""
-        parser = _Parser(position.get("fields"))
+        parser = _Parser(position.get("fields"), matched)
         fp, fp_len = position.get("fp"), position.get("fp_len", 0)
         for cand in self._candidates():
             try:
@@ -215,7 +218,8 @@ class IntelLogFollower:
             return True
         return False
 
-    def poll(self, position=None):
+    def poll(self, position=None, matched=True):
+        """``matched=False``: leave the ``matched`` field out (an empty tuple): less work per line."""
         out = []
         try:
             fh = open(self.path, "rb")  # noqa: SIM115 - closed below
@@ -238,12 +242,12 @@ class IntelLogFollower:
                         if hashlib.sha256(head).hexdigest() != position["fp"]:
                             start, fields = 0, None
                 elif not same:
-                    self._finish_rotated(position, out)
+                    self._finish_rotated(position, out, matched)
                 # same inode but shorter: truncated, start again at 0
             if fh is None:
                 new = dict(position or {})
                 return out, new if position else None
-            parser = _Parser(fields)
+            parser = _Parser(fields, matched)
             offset = self._read_from(fh, start, parser, out)
             self.bad_lines += parser.bad
             fh.seek(0)

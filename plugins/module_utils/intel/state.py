@@ -29,6 +29,7 @@ CREATE INDEX cand_k ON cand (k);
 _EVENT_CACHE = 64
 _BATCH = 500
 _WINNERS_SQL = "SELECT c.k, MIN(e.suffix) FROM cand c JOIN events e ON e.id = c.ev WHERE c.k IN ({marks}) GROUP BY c.k"
+_HOLDERS_SQL = "SELECT k, ev FROM cand WHERE k IN ({marks})"
 _ALL_WINNERS_SQL = "SELECT c.k, MIN(e.suffix) FROM cand c JOIN events e ON e.id = c.ev GROUP BY c.k"
 
 
@@ -168,13 +169,24 @@ class State:
 
     def attribute_uuids(self, indicator, indicator_type):
         """UUIDs of every MISP attribute (of every event in the state) that yields this indicator."""
-        key = f"{indicator}\t{indicator_type}"
+        return self.attribute_uuids_many([f"{indicator}\t{indicator_type}"]).get(f"{indicator}\t{indicator_type}", [])
+
+    def attribute_uuids_many(self, keys):
+        """``{key: sorted attribute UUIDs}`` for ``indicator\\ttype`` keys (absent keys left out); each
+        event's row is read once per call, however many of the keys it holds."""
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._version:  # another connection (the sync) committed: row ids may be reused
             self._events.clear()
             self._version = version
-        out = []
-        for (ev,) in self.conn.execute("SELECT ev FROM cand WHERE k = ?", (key,)).fetchall():
+        keys = list(keys)
+        by_event = {}
+        for i in range(0, len(keys), _BATCH):
+            chunk = keys[i : i + _BATCH]
+            sql = _HOLDERS_SQL.format(marks=",".join("?" * len(chunk)))  # only "?" placeholders; values bound
+            for k, ev in self.conn.execute(sql, chunk):
+                by_event.setdefault(ev, []).append(k)
+        out = {}
+        for ev, wanted in by_event.items():
             cached = self._events.get(ev)
             if cached is None:
                 row = self.conn.execute("SELECT keys, attrs FROM events WHERE id = ?", (ev,)).fetchone()
@@ -183,11 +195,12 @@ class State:
                 if len(self._events) >= _EVENT_CACHE:
                     self._events.pop(next(iter(self._events)))
                 cached = self._events[ev] = _split(*row)
-            keys, attrs = cached
-            i = bisect.bisect_left(keys, key)
-            if i < len(keys) and keys[i] == key and attrs[i]:
-                out.extend(u for u in attrs[i].split(",") if u)
-        return sorted(set(out))
+            ekeys, attrs = cached
+            for key in wanted:
+                j = bisect.bisect_left(ekeys, key)
+                if j < len(ekeys) and ekeys[j] == key and attrs[j]:
+                    out.setdefault(key, set()).update(u for u in attrs[j].split(",") if u)
+        return {k: sorted(v) for k, v in out.items()}
 
 
 def _blobs(rec):
