@@ -112,7 +112,11 @@ class Bridge:
         self.file_seq_prev = self.store.get_int("file_seq_prev")
         self.stop_event = threading.Event()
         self.flusher = None
-        self.pending_seq = 0
+        # changes committed before a crash and never acknowledged by Zeek: re-asserted after the
+        # first hello (see _on_hello), then acknowledged
+        self.pending_seq = (
+            self.store.get_int("seq") if self.store.get_int("seq") > self.store.get_int("acked_seq") else 0
+        )
         self.reload_seq = None
 
     # -- applying changes ---------------------------------------------------------------------
@@ -482,9 +486,6 @@ class Bridge:
         self.flusher.start()
         self.subscribe()
         # changes committed before a crash and never acknowledged by Zeek: re-assert them
-        # (the first hello from Zeek decides how: see _on_hello)
-        if self.store.get_int("seq") > self.store.get_int("acked_seq"):
-            self.pending_seq = self.store.get_int("seq")
 
     def step(self, timeout=0.05):
         msgs = self.receive(timeout if self.link.idle() else 0.005)
