@@ -2,9 +2,8 @@
 and the role README agree (dev-sec / redhat-cop practice: typed, documented, prefixed variables).
 """
 
-from pathlib import Path
-
 import importlib.util
+from pathlib import Path
 
 import pytest
 import yaml
@@ -91,8 +90,14 @@ def test_stale_reference_is_detected(tmp_path):
     """The check fails once a spec changes and the README is not regenerated."""
     role = tmp_path / "demo"
     (role / "meta").mkdir(parents=True)
-    spec = {"argument_specs": {"main": {"short_description": "Demo", "options": {
-        "demo_port": {"type": "int", "default": 1, "description": "The port."}}}}}
+    spec = {
+        "argument_specs": {
+            "main": {
+                "short_description": "Demo",
+                "options": {"demo_port": {"type": "int", "default": 1, "description": "The port."}},
+            }
+        }
+    }
     (role / "meta" / "argument_specs.yml").write_text(yaml.safe_dump(spec))
     readme = role_docs.render("# demo\n\nProse.\n", role_docs.section(role))
     assert "| `demo_port` | int | `1` | The port. |" in readme and readme.startswith("# demo\n\nProse.\n")
