@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.socforge.core.plugins.module_utils import site_model
+from ansible_collections.socforge.core.plugins.module_utils import site_model, tap_aggregation
 
 
 def _wrap(func):
@@ -16,7 +16,7 @@ def _wrap(func):
     def inner(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except site_model.SiteModelError as exc:
+        except (site_model.SiteModelError, tap_aggregation.AggregationError) as exc:
             raise AnsibleFilterError(str(exc)) from exc
 
     return inner
@@ -58,6 +58,13 @@ def soc_interface_with_address(facts, address):
     return ""
 
 
+def soc_tap_aggregation(hosts, links, groups, aggregator, stage=None):
+    """The port map `aggregator` applies (tap_aggregation.aggregator_config)."""
+    return tap_aggregation.aggregator_config(
+        links, hosts, groups, aggregator, None if stage in (None, "") else int(stage)
+    )
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -68,4 +75,5 @@ class FilterModule:
             "soc_lab_network_arg": soc_lab_network_arg,
             "soc_interface_with_address": soc_interface_with_address,
             "soc_hosts_in_stage": _wrap(site_model.hosts_in_stage),
+            "soc_tap_aggregation": _wrap(soc_tap_aggregation),
         }

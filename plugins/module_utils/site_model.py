@@ -8,7 +8,8 @@ The model, as the inventory declares it::
 
     networks:  {name: {cidr, vlan, untagged?, routed?, gateway?, routes?: [{destination, gateway}],
                        description?}}
-    links:     [{name, capacity_gbps, tap: optical|mirror, stage, active?, peak_utilisation?, ...}]
+    links:     [{name, capacity_gbps, tap: optical|mirror, stage, active?, peak_utilisation?,
+                 tap_ports?, aggregator?, optics?, ...}]   (tap_aggregation.py: the aggregator's port map)
     hosts:     {hostname: {groups: [...], addresses: {network: ip}, bmc_address?, hardware?}}
 """
 
@@ -18,7 +19,12 @@ import re
 from dataclasses import dataclass, field
 
 import netaddr
-from ansible_collections.socforge.core.plugins.module_utils import misp_topology, optical_budget, soc_rollout
+from ansible_collections.socforge.core.plugins.module_utils import (
+    misp_topology,
+    optical_budget,
+    soc_rollout,
+    tap_aggregation,
+)
 
 TAP_TYPES = ("optical", "mirror")
 # Groups a complete SOC needs; plan.yml and site.yml fail when one is empty.
@@ -261,6 +267,10 @@ def validate_site(site: dict, required_groups=DEFAULT_REQUIRED_GROUPS) -> Valida
     )
     for name in untapped:
         report.warnings.append(f"link '{name}' is not fed to any Zeek worker capture NIC")
+    # Tap aggregator: every tap port mapped to tool ports, tool ports able to carry the link's peak.
+    aggregation = tap_aggregation.analyse(links, hosts, groups)
+    report.errors.extend(aggregation["errors"])
+    report.warnings.extend(aggregation["warnings"])
     return report
 
 
@@ -415,6 +425,9 @@ def plan_report(site: dict, report: ValidationReport) -> str:
                     f"{v['path_loss_db']:.2f} | {v['received_dbm']:.2f} | {v['rx_min_dbm']:.1f} | "
                     f"{v['margin_db']:.2f} (need {v['required_margin_db']:.1f}) | {status} |"
                 )
+    out += tap_aggregation.report_section(
+        tap_aggregation.analyse(site.get("links") or [], site.get("hosts") or {}, site.get("groups") or {})["rows"]
+    )
     out += ["", "## Networks", "", "| network | subnet | VLAN | routed | description |", "|---|---|---:|---|---|"]
     for name, spec in sorted((site.get("networks") or {}).items()):
         out.append(

@@ -180,11 +180,15 @@ def test_all_problems_are_reported_together(site):
 def test_untapped_link_is_a_warning(site):
     for host in ("zeek-w05", "zeek-w06"):
         site["hosts"][host]["hardware"]["capture_nics"] = [
-            {"name": "ens1f0", "speed_gbps": 100, "numa_node": 0, "link": "janet-1"}
+            {"name": "ens1f0", "speed_gbps": 100, "numa_node": 0, "link": "janet-1", "aggregator_port": f"Et-{host}"}
         ]
+    for link in site["links"]:
+        if link["name"] in ("janet-3", "janet-4"):
+            del link["tap_ports"]  # not tapped yet either: warnings, not unmapped tap ports
     report = site_model.validate_site(site)
-    assert report.ok
+    assert report.ok, report.errors
     assert "link 'janet-3' is not fed to any Zeek worker capture NIC" in report.warnings
+    assert "link janet-3: no tap_ports and no tool ports: it is not tapped into tap-agg01 yet" in report.warnings
 
 
 def test_host_vlans_and_firewall_rules(site):
