@@ -306,11 +306,28 @@ def host_vlans(addresses: dict, networks: dict, vlan_networks) -> list[dict]:
     return out
 
 
-def _sources(items, networks: dict, where: str) -> list[str]:
+def _sources(items, networks: dict, where: str, hostvars=None, groups=None) -> list[str]:
+    """CIDRs of an opening's `from`: network names of soc_networks, addresses/CIDRs, and group
+    references {group, network} (every host of the group at its soc_host_addresses[network])."""
     parsed = parse_networks(networks)
     out = []
+    if not isinstance(items, (list, tuple)):
+        raise SiteModelError(f"{where}: must be a list of networks, CIDRs or {{group, network}} references")
     for item in items:
-        if item in (networks or {}):
+        if isinstance(item, dict):
+            group, net = item.get("group"), item.get("network")
+            if not group or not net or set(item) - {"group", "network"}:
+                raise SiteModelError(
+                    f"{where}: a group reference is {{group: <inventory group>, network: <network name>}}, got {item}"
+                )
+            for host in sorted((groups or {}).get(group) or []):
+                addresses = (hostvars or {})[host].get("soc_host_addresses") or {}
+                if net not in addresses:
+                    raise SiteModelError(f"{where}: host {host} (group {group}) has no soc_host_addresses.{net}")
+                out.append(
+                    str(netaddr.IPNetwork(str(_address(addresses[net], f"host {host}: soc_host_addresses.{net}"))).cidr)
+                )
+        elif item in (networks or {}):
             if item not in parsed:
                 raise SiteModelError(f"{where}: network '{item}' has no cidr")
             out.append(str(parsed[item].cidr))
@@ -322,24 +339,52 @@ def _sources(items, networks: dict, where: str) -> list[str]:
     return sorted(set(out))
 
 
-def firewall_rules(services, networks: dict) -> list[dict]:
+def merge_openings(layers) -> list[dict]:
+    """Firewall openings from layers (a list of openings, or a list of such lists: a role's
+    default openings, then the site's), merged by name: a later entry with the same name replaces
+    the earlier one, `state: absent` removes it. First-seen order is kept."""
+    merged: dict[str, dict] = {}
+    flat = []
+    for idx, layer in enumerate(layers or []):
+        if isinstance(layer, (list, tuple)):
+            flat.extend((f"[{idx}][{j}]", item) for j, item in enumerate(layer))
+        else:
+            flat.append((f"[{idx}]", layer))
+    for where, item in flat:
+        if not isinstance(item, dict) or not item.get("name"):
+            raise SiteModelError(f"firewall opening {where}: needs name, port, proto and from (got {item!r})")
+        state = item.get("state", "present")
+        if state not in ("present", "absent"):
+            raise SiteModelError(
+                f"firewall opening {where} ({item['name']}).state: '{state}' must be present or absent"
+            )
+        if state == "absent":
+            merged.pop(item["name"], None)
+        else:
+            merged[item["name"]] = item
+    return list(merged.values())
+
+
+def firewall_rules(services, networks: dict, hostvars=None, groups=None) -> list[dict]:
     """Inbound service rules ({name, port, proto, from}) resolved to CIDRs, sorted for stable output.
 
-    ``port`` is one port or an inclusive range "lo-hi" (the Zeek cluster's ports from ZeekPort)."""
+    ``services`` is a list of openings or a list of such lists, merged by name (``merge_openings``).
+    ``port`` is one port or an inclusive range "lo-hi" (the Zeek cluster's ports from ZeekPort).
+    ``from`` lists network names, CIDRs and {group, network} references (resolved with ``hostvars``
+    and ``groups``). An opening whose sources resolve to nothing (an empty group, no consumers) opens
+    nothing and is left out."""
     rules = []
-    for idx, svc in enumerate(services or []):
-        where = f"common_firewall_services[{idx}]" + (
-            f" ({svc.get('name')})" if isinstance(svc, dict) and svc.get("name") else ""
-        )
-        if not isinstance(svc, dict) or not svc.get("name"):
-            raise SiteModelError(f"{where}: needs name, port, proto and from")
+    for idx, svc in enumerate(merge_openings(services)):
+        where = f"common_firewall_services[{idx}] ({svc['name']})"
         port, first = _port(svc.get("port"), f"{where}.port")
         proto = svc.get("proto", "tcp")
         if proto not in ("tcp", "udp"):
             raise SiteModelError(f"{where}.proto: '{proto}' must be tcp or udp")
-        sources = _sources(svc.get("from") or [], networks, f"{where}.from")
+        if "from" not in svc:
+            raise SiteModelError(f"{where}.from: list the networks, CIDRs or groups allowed to reach {svc['name']}")
+        sources = _sources(svc.get("from") or [], networks, f"{where}.from", hostvars, groups)
         if not sources:
-            raise SiteModelError(f"{where}.from: list the networks allowed to reach {svc['name']}")
+            continue
         rules.append({"name": svc["name"], "port": port, "proto": proto, "sources": sources})
         rules[-1]["first_port"] = first
     out = sorted(rules, key=lambda r: (r["first_port"], r["proto"], r["name"]))

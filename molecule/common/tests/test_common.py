@@ -34,6 +34,24 @@ def test_service_rule_admits_only_its_sources(host):
         host.run("systemctl stop socforge-test-listener")
 
 
+def test_role_openings_are_included_and_loaded(host):
+    """The converge's second play passes a role's openings to roles/common (tasks/openings.yml): the
+    set's file is in the directory the policy includes, and its rule admits only its sources."""
+    rules = host.file("/etc/nftables.d/socforge/probe.nft")
+    assert rules.mode == 0o640
+    assert "probe: probe listener" in rules.content_string
+    # state: absent removed the second opening; the third resolved to no source and opens nothing
+    assert "8082" not in rules.content_string and "8083" not in rules.content_string
+    listener = host.run("systemd-run --unit socforge-test-listener-8081 nc -lk -p 8081")
+    assert listener.rc == 0, listener.stderr
+    try:
+        host.run("sleep 1")
+        assert _connects(outside_probe, 8081), "the probe opening admits 10.89.90.64/26"
+        assert not _connects(admin_probe, 8081), "10.89.90.10 is not in the probe opening's sources"
+    finally:
+        host.run("systemctl stop socforge-test-listener-8081")
+
+
 def test_ruleset_is_default_deny(host):
     ruleset = host.check_output("nft list table inet socforge")
     assert "hook input priority filter; policy drop;" in ruleset

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "example-site"
@@ -64,13 +65,38 @@ def defined_tags(playbook):
     return out - {"always"}
 
 
+def _openings_tasks():
+    """The task names of roles/common's openings entry point, blocks flattened, as --list-tasks shows them."""
+    out = []
+    for task in yaml.safe_load((REPO / "roles/common/tasks/openings.yml").read_text()):
+        out += [f"socforge.core.common : {t['name']}" for t in task.get("block", [task])]
+    return out
+
+
+OPENINGS_TASKS = _openings_tasks()
+
+
 def test_firewall_tag_touches_only_the_firewall_across_the_fleet():
     plays = listed_tasks("site.yml", "--tags", "firewall")
     selected = [(play, task) for play, _, tasks in plays for task, tags in tasks if "always" not in tags]
-    assert selected == [
-        ("Baseline every SOC host", "socforge.core.common : Write the nftables policy"),
-        ("Baseline every SOC host", "socforge.core.common : Enable nftables"),
+    # the baseline policy, then each tier's own openings (roles/common tasks/openings.yml), nothing else
+    baseline = [
+        "socforge.core.common : Directory for the openings other roles declare (included by the policy's input chain)",
+        "socforge.core.common : Write the nftables policy",
+        "socforge.core.common : Enable nftables",
     ]
+    by_play: dict[str, list[str]] = {}
+    for play, task in selected:
+        by_play.setdefault(play, []).append(task)
+    assert by_play.pop("Baseline every SOC host") == baseline
+    assert sorted(by_play) == [
+        "Kafka brokers (KRaft)",
+        "MISP instances",
+        "OpenSearch nodes",
+        "Zeek | Accounts, installation and zeekctl trust on every Zeek host",
+    ]
+    for play, tasks in by_play.items():
+        assert tasks == OPENINGS_TASKS, play
     # the host list (soc_in_stage) is still built, and common's inputs still computed
     validation = [task for play, _, tasks in plays if play == "Validate the site inventory" for task, _ in tasks]
     assert "Select the hosts of this rollout stage" in validation

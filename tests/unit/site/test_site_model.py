@@ -340,63 +340,16 @@ def test_nftables_template_renders_a_port_range():
         ansible_managed="x",
         __common_admin_cidr="10.0.0.0/24",
         common_firewall_admin_tcp_ports=[22],
+        common_firewall_fragments_dir="/etc/nftables.d/socforge",
         __common_service_rules=site_model.firewall_rules(
             [{"name": "zeek cluster", "port": "27760-27800", "from": ["10.0.1.0/24"]}], {}
         ),
         __common_ipmi_isolation=[],
     )
     assert 'ip saddr { 10.0.1.0/24 } tcp dport 27760-27800 accept comment "zeek cluster"' in text
+    # the roles' own openings (roles/common tasks/openings.yml) are included in the input chain
+    assert '\t\tinclude "/etc/nftables.d/socforge/*.nft"\n' in text.split("chain input")[1].split("chain forward")[0]
 
 
-@pytest.mark.parametrize(
-    ("inventory", "manager", "worker"),
-    [("example-site", "zeek-mgr01", "zeek-w01"), ("lab", "lab-zeek-mgr", "lab-zeek-w1")],
-)
-def test_inventory_firewall_opens_the_zeek_ports_the_cluster_needs_and_ssh_from_the_manager(inventory, manager, worker):
-    """The inventories' zeek_cluster firewall.yml, resolved by Ansible as roles/common sees it on a
-    worker: SSH only from the manager's cluster address, and a port range covering every port zeekctl
-    assigns (ZeroMQ XPUB/XSUB, control and every node, from the inventory's own layout)."""
-    import json
-    import os
-
-    repo = Path(__file__).resolve().parents[3]
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(repo / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="default",
-        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-    )
-
-    def ansible(host, expr):
-        out = subprocess.run(
-            [
-                "ansible",
-                "-i",
-                str(repo / "inventories" / inventory),
-                host,
-                "-m",
-                "ansible.builtin.debug",
-                "-a",
-                "msg={{ " + expr + " | to_json }}",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=repo,
-        ).stdout
-        return json.loads(json.loads(out[out.index("=>") + 2 :])["msg"])
-
-    rules = ansible(worker, "common_firewall_services | socforge.core.soc_firewall_rules(soc_networks)")
-    by_name = {r["name"]: r for r in rules}
-    mgr = ansible(manager, "soc_host_addresses[zeek_cluster_network]")
-    assert by_name["zeekctl ssh from the manager"]["port"] == 22
-    assert by_name["zeekctl ssh from the manager"]["sources"] == [f"{mgr}/32"]
-    lo, hi = (int(p) for p in by_name["zeek cluster (ZeekPort range)"]["port"].split("-"))
-    needed = ansible(
-        manager,
-        "(hostvars | socforge.core.zeek_cluster_hosts(groups, none, zeek_cluster_network)"
-        " | socforge.core.zeek_layout(soc_links, zeek_layout_settings)).clusters.zeek"
-        " | socforge.core.zeek_cluster_ports(zeek_port, 'zeromq')",
-    )
-    assert lo == needed["first"] == 27760 and needed["last"] <= hi, (needed, lo, hi)
+# The inventories' Zeek openings moved into roles/zeek (zeek_default_firewall_openings): the cluster
+# range and zeekctl's SSH are checked against the rendered node.cfg in test_firewall_coverage.py.
