@@ -64,6 +64,11 @@ EXTRA_VARS = {
         "__zeek_layout": "{{ __zeek_cluster_members | socforge.core.zeek_layout(soc_links | default([]), zeek_layout_settings) }}",
     },
 }
+# Listeners a role configures through settings rather than a file: name -> Jinja expression.
+VALUES = {
+    # MISP's ZeroMQ publisher (Plugin.ZeroMQ_host/port, applied by MISP's setSetting)
+    "misp": {"zeromq.bind": "(misp_zeromq_host ~ ':' ~ misp_zeromq_port) if misp_zeromq_enabled else ''"},
+}
 # roles/common's admin rule: these TCP ports from the admin network, on every host.
 ADMIN_PORTS = yaml.safe_load((REPO / "roles/common/defaults/main.yml").read_text())["common_firewall_admin_tcp_ports"]
 # Values the roles compute from a host's facts (not gathered here).
@@ -159,6 +164,7 @@ def _render_play(hosts, role, tasks):
                 f"'{Path(t).stem}': lookup('ansible.builtin.template', '{REPO / 'roles' / short / 'templates' / t}')"
                 for t in RENDER[short]
             )
+            + "".join(f", '{k}': {v}" for k, v in VALUES.get(short, {}).items())
             + "}}) }}"
         },
         "vars": EXTRA_VARS.get(short, {}),
@@ -345,6 +351,9 @@ class Site:
         for listen in re.findall(r"^Listen (\S+)", d.get("ports.conf", ""), re.M):
             bind, port = listen.rsplit(":", 1) if ":" in listen else ("0.0.0.0", listen)
             self.listen(host, port, bind, "misp https")
+        if d.get("zeromq.bind"):
+            bind, port = d["zeromq.bind"].rsplit(":", 1)
+            self.listen(host, port, bind, "misp zeromq publisher")
 
     def _tenzir(self, host, d):
         env = dict(line.split("=", 1) for line in d.get("shipper.env", "").splitlines() if "=" in line)
