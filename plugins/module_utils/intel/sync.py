@@ -370,11 +370,21 @@ def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, 
         if _in_window(rec, flt, cutoff):
             records.append(rec)
     # the smallest suffix wins a key: apply events from the largest suffix down, so the last
-    # (smallest) one overwrites; dict.update does the per-key work in C
+    # (smallest) one overwrites; dict.update does the per-key work in C. Keys already held by an
+    # event are the state's "multi" keys (all their holders recorded; row ids as State.build gives)
+    row_id = {rec.suffix: i for i, rec in enumerate(records, 1)}
+    multi = {}
     for rec in sorted(records, key=lambda r: r.suffix, reverse=True):
+        common = best.keys() & rec.keys
+        if common:
+            me = row_id[rec.suffix]
+            for k in common:
+                multi.setdefault(k, {row_id[best[k]]}).add(me)
         best.update(dict.fromkeys(rec.keys, rec.suffix))
     for k in suppressed:
-        best.pop(k, None)
+        suffix = best.pop(k, None)
+        if suffix is not None:  # out of the file: the state must name its holder itself
+            multi.setdefault(k, {row_id[suffix]})
     keys = sorted(best)
     diff = _Diff()
     if check_mode:
@@ -400,9 +410,10 @@ def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, 
             "last_reconcile": str(now),
             "intel_stamp": file_stamp(dest),
             "suppressed": json.dumps(sorted(suppressed)),
+            "dest": os.path.abspath(dest),
         }
         del best
-        State.build(state_path, records, meta).close()
+        State.build(state_path, records, meta, ((k, i) for k, ids in multi.items() for i in ids)).close()
     return _result(
         stats,
         True,
@@ -444,13 +455,23 @@ def _incremental(
         drop.update(st.aged_out(cutoff))
     st.begin()
     try:
+        suffix_of = st.suffixes()  # row id -> suffix, before the changes
+        id_of_suffix = {v: k for k, v in suffix_of.items()}
         affected = set()
+        dropped = set()
         for uuid in drop:
-            affected.update(st.drop_event(uuid))
+            ev, keys = st.drop_event(uuid)
+            if ev is not None:
+                dropped.add(ev)
+                affected.update(keys)
         kept = 0
+        added = {}  # key -> row ids of the new/changed events holding it
         for rec in changed_recs:
             if rec.selected and _in_window(rec, flt, cutoff):
-                st.add_event(rec)
+                ev = st.add_event(rec)
+                suffix_of[ev] = rec.suffix
+                for k in rec.keys:
+                    added.setdefault(k, set()).add(ev)
                 affected.update(rec.keys)
                 kept += 1
         # keys suppressed or lifted since the last sync are re-decided like changed keys
@@ -461,9 +482,13 @@ def _incremental(
         if not ok:
             # the intel file is missing or was changed behind our back: re-render it from state
             _, lines, _ = read_lines_bytes(dest)
-            best = st.all_winners()
+            best, multi = st.all_holders()
+            row_id = {v: k for k, v in suffix_of.items() if k not in dropped}
             for k in suppressed:
-                best.pop(k, None)
+                suffix = best.pop(k, None)
+                if suffix is not None:
+                    multi.setdefault(k, {row_id[suffix]})
+            st.replace_multi((k, i) for k, ids in multi.items() for i in ids)
             new_lines = [ln.encode() for ln in winners_to_lines(best)]
             old = set(lines)
             new = set(new_lines)
@@ -474,16 +499,28 @@ def _incremental(
         else:
             # patch the sorted file in place of rebuilding it: binary search on the raw bytes, then
             # write the untouched stretches as zero-copy slices around the changed lines
-            winners = st.winners(affected)
-            for k in suppressed & affected:
-                winners.pop(k, None)
+            multi = st.multi_holders(affected)  # the dropped events' rows are gone already
+            new_multi = []
             added_b, removed_b, edits = [], [], []
             for key in affected:
                 prefix = (key + "\t").encode()
                 pos = _bisect_raw(raw, prefix)
                 end = raw.find(b"\n", pos) if pos < len(raw) and raw.startswith(prefix, pos) else -1
                 old_line = raw[pos:end] if end >= 0 else None
-                suffix = winners.get(key)
+                new_ids = added.get(key, set())
+                holders = multi.get(key)
+                if holders is not None:  # every holder is listed: add the new ones
+                    holders = holders | new_ids
+                    new_multi.extend((key, e) for e in new_ids)
+                else:  # at most one holder so far: the event named by the key's line in the file
+                    holders = set(new_ids)
+                    if old_line is not None:
+                        ev = id_of_suffix.get(old_line[len(prefix) :].decode("utf-8", "replace"))
+                        if ev is not None and ev not in dropped:
+                            holders.add(ev)
+                    if len(holders) > 1 or (holders and key in suppressed):
+                        new_multi.extend((key, e) for e in holders)
+                suffix = min(suffix_of[e] for e in holders) if holders and key not in suppressed else None
                 new_line = prefix + suffix.encode() if suffix is not None else None
                 if old_line != new_line:
                     if old_line is not None:
@@ -492,6 +529,7 @@ def _incremental(
                         added_b.append(new_line)
                     replacement = new_line + b"\n" if new_line is not None else b""
                     edits.append((pos, end + 1 if end >= 0 else pos, replacement))
+            st.add_multi(new_multi)
             chunks = _apply_edits(raw, edits)
             n_lines = raw.count(b"\n") - 1 - len(removed_b) + len(added_b)
         added = [ln.decode() for ln in added_b]
