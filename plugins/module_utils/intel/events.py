@@ -46,6 +46,8 @@ class EventRecord:
     keys: list = field(default_factory=list)
     # key -> comma-joined UUIDs of the MISP attributes that produce it (aligned with ``keys``)
     attrs: dict = field(default_factory=dict)
+    # the same as one text, "\n"-joined in ``keys`` order (set by a full sync to save memory)
+    attr_blob: str = None
 
 
 @dataclass
@@ -135,9 +137,12 @@ def map_event(event, flt, opts, stats):
         if not isinstance(attr, dict):
             continue
         seen += 1
-        if to_ids_only and not _truthy(attr.get("to_ids")):
+        # the common values (True / False / absent) decided inline: no call per attribute
+        flag = attr.get("to_ids")
+        if to_ids_only and flag is not True and not _truthy(flag):
             continue
-        if _truthy(attr.get("deleted")):
+        flag = attr.get("deleted")
+        if flag is not None and flag is not False and _truthy(flag):
             continue
         if attr_filters and not flt.attribute_selected(attr, event_tags):
             continue

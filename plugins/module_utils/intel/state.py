@@ -289,6 +289,8 @@ def file_suffixes(path, keys):
 def _blobs(rec):
     """The event's sorted keys and their attribute UUIDs as two aligned newline-joined texts
     (keys never hold a newline: the normaliser rejects control characters)."""
+    if rec.attr_blob is not None:
+        return "\n".join(rec.keys), rec.attr_blob
     attrs = rec.attrs or {}
     return "\n".join(rec.keys), "\n".join([attrs.get(k, "") for k in rec.keys])
 
