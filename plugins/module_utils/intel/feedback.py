@@ -19,7 +19,8 @@
 Everything lives in one SQLite file in ``spool_dir`` (position, pending matches, last request per
 attribute, outbox, noisy indicators, proposals), updated in one transaction per poll together with
 the new intel.log position, so a restart neither loses nor re-counts a line. Delivery deletes each
-outbox row right after MISP accepted it: a crash between the two can repeat that one sighting.
+outbox row right after MISP accepted it; it is at least once: an answer lost after MISP stored the
+sighting (timeout, mangled response, crash before the delete) repeats that one sighting.
 """
 
 import json

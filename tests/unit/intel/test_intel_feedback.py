@@ -293,3 +293,26 @@ def test_lookup_callable_maps_matches_of_a_live_store(intel, misp, tmp_path):
     assert (res.matched, res.delivered) == (1, len(by_value[a]))
     assert {s["attribute_uuid"] for s in double.sightings} == set(by_value[a])
     fb.close()
+
+
+@pytest.mark.parametrize("fault", ["http500", "garbage", "hang"])
+def test_misp_faults_keep_the_sighting_queued_then_deliver_it_once(intel, misp_double_factory, tmp_path, fault):
+    dest, _feed, by_value = intel
+    double = misp_double_factory(datasets=("infoblox",))
+    client = sources.connect_pymisp(double.url, double.key, False, 1, retries=0)  # 1 s timeout
+    a = sorted(by_value)[0]
+    fb = make_feedback(tmp_path, dest, client, retry_min=5)
+    (tmp_path / "logs" / "intel.log").write_text(tsv_header() + tsv_line(NOW, a, "Intel::DOMAIN"))
+    {"http500": lambda: double.fail(500, count=1), "garbage": lambda: double.garbage(count=1),
+     "hang": lambda: double.hang(5, count=1)}[fault]()  # fmt: skip
+    res = fb.poll(now=NOW + 1)
+    assert res.delivered == 0 and res.outbox == len(by_value[a]) and res.misp_error
+    assert fb.poll(now=NOW + 2).delivered == 0  # backing off: no request
+    res = fb.poll(now=NOW + 10)
+    assert res.delivered == len(by_value[a]) and res.outbox == 0
+    got = [s for s in double.sightings if s["attribute_uuid"] in by_value[a] and s["source"] == "cluster-a"]
+    if fault == "http500":  # refused: MISP did nothing, the retry is the only sighting
+        assert len(got) == len(by_value[a])
+    else:  # done by MISP but the answer was lost (mangled or too late): at least once, at most twice
+        assert len(by_value[a]) <= len(got) <= len(by_value[a]) + 1
+    fb.close()
