@@ -286,6 +286,7 @@ def file_suffixes(path, keys):
     finally:
         fh.close()
 
+
 def _blobs(rec):
     """The event's sorted keys and their attribute UUIDs as two aligned newline-joined texts
     (keys never hold a newline: the normaliser rejects control characters)."""
