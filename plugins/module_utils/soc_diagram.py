@@ -131,7 +131,11 @@ def topology_dot(site: dict, stage=None) -> str:
                 [
                     ("tap aggregator, symmetric flow hash", False),
                     (device, False),
-                    (f"{len(in_stage_links)} tap ports -> {len(in_stage_nics)} tool ports", False),
+                    (
+                        f"{sum(len(lk.get('tap_ports') or [None]) for lk in in_stage_links)} tap ports -> "
+                        f"{len(in_stage_nics)} tool ports",
+                        False,
+                    ),
                 ],
             ),
             "box3d",
@@ -139,6 +143,8 @@ def topology_dot(site: dict, stage=None) -> str:
         )
     for lk in links:
         tap = lk.get("tap", "?") + (" tap " + str((lk.get("optics") or {}).get("split")) if lk.get("optics") else "")
+        if lk.get("tap_ports"):
+            tap += ": " + ", ".join(str(p) for p in lk["tap_ports"])
         for agg in aggregators[:1]:
             edge(_id("link", lk["name"]), _id("host", agg), tap, later(_link_stage(lk)))
 
@@ -176,7 +182,15 @@ def topology_dot(site: dict, stage=None) -> str:
     for w in workers:
         nics = ((hosts.get(w) or {}).get("hardware") or {}).get("capture_nics") or []
         w_links = sorted({n.get("link") for n in nics if n.get("link")})
-        label = ", ".join(f"{lk} x{sum(1 for n in nics if n.get('link') == lk)}" for lk in w_links)
+        label = "; ".join(
+            f"{lk}: "
+            + ", ".join(
+                (f"{n['aggregator_port']} -> " if n.get("aggregator_port") else "") + str(n.get("name"))
+                for n in nics
+                if n.get("link") == lk
+            )
+            for lk in w_links
+        )
         if aggregators:
             edge(_id("host", aggregators[0]), _id("host", w), label, later(host_stage(w)))
         else:

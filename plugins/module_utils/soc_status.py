@@ -400,12 +400,25 @@ def misp_sync_checks(servers, logs, host: str, now: float, max_age_seconds: int 
 # --- tap aggregator (Linux backend): port counters ------------------------------------------------
 
 
+def aggregator_port_map(config: dict) -> dict:
+    """{port: what it carries} from an aggregator's port map (tap_aggregation.aggregator_config, the
+    socforge.core.soc_tap_aggregation filter): "tap <link>" and "tool <host>/<nic>"."""
+    out = {str(p["port"]): f"tap {p.get('link')}" for p in config.get("tap_ports") or []}
+    for group in config.get("tool_groups") or []:
+        for p in group.get("tool_ports") or []:
+            out[str(p["port"])] = f"tool {p.get('host')}/{p.get('nic')}"
+    return out
+
+
 def aggregator_port_checks(links, host: str, ports=None) -> list[dict]:
     """From `ip -json -statistics link show` on a Linux aggregator: one check per port. With `ports`
-    ({ifname: what it carries, e.g. "tap lhcopn" or "tool zeek-w01/ens1f0"}) only those, and a listed
+    ({ifname: what it carries, e.g. "tap lhcopn" or "tool zeek-w01/ens1f0"}, or the aggregator's port
+    map from socforge.core.soc_tap_aggregation) only those, and a listed
     port that is missing or not up fails; without it every interface but lo, a down one a warning.
     Dropped packets or errors on a port are a warning (the counters run since boot)."""
     by_name = {str(link.get("ifname")): link for link in links or [] if isinstance(link, dict)}
+    if isinstance(ports, dict) and ("tap_ports" in ports or "tool_groups" in ports):
+        ports = aggregator_port_map(ports)
     wanted = dict(ports) if ports else {name: "" for name in sorted(by_name) if name != "lo"}
     checks = []
     for name, role in sorted(wanted.items()):

@@ -127,7 +127,8 @@ def test_diagram_shows_the_whole_soc_and_greys_later_stages(stage_plans):
         + [f"edge-host-tap-agg01-host-zeek-w0{n}" for n in (3, 4, 5, 6)]
         + ["tier-misp_spokes", "edge-tier-misp_spokes-tier-misp_hubs"]
     )
-    assert "1 tap ports -> 4 tool ports" in one["host-tap-agg01"][1]
-    assert "3 tap ports -> 8 tool ports" in two["host-tap-agg01"][1]
+    assert "2 tap ports -> 4 tool ports" in one["host-tap-agg01"][1]  # lhcopn: Ethernet1/2, 2 workers x 2 NICs
+    assert "5 tap ports -> 8 tool ports" in two["host-tap-agg01"][1]
+    assert "optical tap 50/50: Ethernet1, Ethernet2" in one["edge-link-lhcopn-host-tap-agg01"][1]
     assert "later" not in two["host-zeek-w03"][0] and "later" in two["host-zeek-w05"][0]
     assert any("20 BMCs; never routed" in t for t in one["net-ipmi"][1])

@@ -6,9 +6,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from ansible_collections.socforge.core.plugins.module_utils import soc_status
+from ansible_collections.socforge.core.plugins.module_utils import soc_status, tap_aggregation
 from ansible_collections.socforge.core.plugins.modules import soc_status_report
 from utils import AnsibleFailJson, run_module
+
+from tests.unit.site.test_site_model import load_site
 
 # zeekctl 8.1 `status` output of the lab, with one worker stopped.
 ZEEKCTL_STATUS = """\
@@ -390,3 +392,20 @@ def test_opensearch_health_and_newest_record_per_log():
     assert stale["newest conn"]["status"] == "warn" and stale["Zeek records arriving"]["status"] == "fail"
     down = soc_status.opensearch_checks({"status": -1, "msg": "Connection refused"}, [], "os1", NOW)
     assert down[0]["status"] == "fail" and down[0]["detail"] == "unreachable: Connection refused"
+
+
+def test_aggregator_ports_from_the_lab_port_map():
+    lab = load_site(Path(__file__).resolve().parents[4] / "inventories" / "lab")
+    config = tap_aggregation.aggregator_config(lab["links"], lab["hosts"], lab["groups"], "lab-aggregator", 1)
+    assert soc_status.aggregator_port_map(config) == {
+        "tap0": "tap lab-uplink",
+        "tool-w1": "tool lab-zeek-w1/cap0",
+        "tool-w2": "tool lab-zeek-w2/cap0",
+    }
+    # the fixture namespace has tap0 but no tool-w* ports: those fail, named with the worker they feed
+    checks = {c["check"]: c["status"] for c in soc_status.aggregator_port_checks(IP_LINKS, "lab-aggregator", config)}
+    assert checks == {
+        "port tap0 (tap lab-uplink)": "ok",
+        "port tool-w1 (tool lab-zeek-w1/cap0)": "fail",
+        "port tool-w2 (tool lab-zeek-w2/cap0)": "fail",
+    }
