@@ -8,6 +8,13 @@
 // setting. stdin: a JSON list of {"name": "MISP.baseurl", "value": "https://...", "force": false}
 // ("value": null sets null). Stops at the first rejected setting, exit code 1, naming it; prints one
 // line per applied setting (secrets are not echoed).
+//
+//   cake SocforgeSettings zmq
+//
+// Rewrites the ZeroMQ publisher's settings file (app/files/scripts/tmp/mispzmq_settings.json) from the
+// current configuration with MISP's own PubSubTool, and prints "changed" or "unchanged". MISP writes
+// that file only from a setting's hook, with the configuration as it was before the setting: a user
+// set before its password leaves a file with an empty password, and mispzmq.py refuses to start.
 App::uses('AppShell', 'Console/Command');
 
 class SocforgeSettingsShell extends AppShell
@@ -50,5 +57,19 @@ class SocforgeSettingsShell extends AppShell
             Configure::write($name, $value);
             $this->out("Setting \"$name\" changed");
         }
+    }
+
+    public function zmq()
+    {
+        $path = APP . 'files' . DS . 'scripts' . DS . 'tmp' . DS . 'mispzmq_settings.json';
+        if (!Configure::read('Plugin.ZeroMQ_enable')) {
+            $this->out('disabled');
+            return;
+        }
+        $before = is_file($path) ? file_get_contents($path) : '';
+        $this->Server->getPubSubTool()->reloadServer();
+        clearstatcache();
+        $after = is_file($path) ? file_get_contents($path) : '';
+        $this->out($before === $after ? 'unchanged' : 'changed');
     }
 }
