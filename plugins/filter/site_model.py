@@ -76,4 +76,6 @@ class FilterModule:
             "soc_interface_with_address": soc_interface_with_address,
             "soc_hosts_in_stage": _wrap(site_model.hosts_in_stage),
             "soc_tap_aggregation": _wrap(soc_tap_aggregation),
+            "soc_nft_counters": _wrap(tap_aggregation.nft_counters),
+            "soc_split_connections": tap_aggregation.split_connections,
         }

@@ -273,3 +273,86 @@ def report_section(rows: list[dict]) -> list[str]:
             f"{tools} | {r['peak_gbps']:g} | {r['tool_gbps']:g} | {status} |"
         )
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# What the aggregator did: its nftables counters, and the connections the workers logged.
+
+
+def nft_counters(nft_json: str, table: str = "socforge_tap") -> dict[str, int]:
+    """Packets per counter of the aggregator's table from `nft -j list table netdev <table>`:
+    ``{"tap_tap0": n, "tool_tool_w1": n, "group_lab_uplink/not forwarded": n, ...}`` (chain, plus
+    "/comment" for a commented rule)."""
+    import json
+
+    try:
+        data = json.loads(nft_json)
+    except ValueError as exc:
+        raise AggregationError(f"nft -j list table netdev {table}: not JSON ({exc})") from None
+    out: dict[str, int] = {}
+    for item in data.get("nftables", []) if isinstance(data, dict) else []:
+        rule = item.get("rule") if isinstance(item, dict) else None
+        if not rule or rule.get("table") != table:
+            continue
+        for expr in rule.get("expr") or []:
+            if isinstance(expr, dict) and "counter" in expr:
+                key = rule["chain"] + (f"/{rule['comment']}" if rule.get("comment") else "")
+                out[key] = out.get(key, 0) + int(expr["counter"].get("packets", 0))
+    return out
+
+
+def _node_prefix(host: str) -> str:
+    # zeekctl node names of a host's workers: worker-<host>-<nic>[-<n>] (zeek_layout._node_name)
+    return "worker-" + re.sub(r"[^A-Za-z0-9-]+", "-", str(host)).strip("-") + "-"
+
+
+def split_connections(records, workers, node_key: str = "_node") -> dict:
+    """Which worker logged each connection (Zeek conn records with the _node extension).
+
+    A connection is its unordered 5-tuple (a split connection's halves may be oriented differently by
+    the two workers). Returns ``{"connections": n, "per_worker": {host: n}, "split": [{"connection",
+    "workers"}], "split_processes": n, "without_node": n, "unknown_nodes": [...]}``: ``split`` lists
+    connections logged by more than one worker host (the aggregator's symmetric hash failed them),
+    ``split_processes`` those seen by several worker processes of one host (AF_PACKET fanout)."""
+    prefixes = sorted(((_node_prefix(w), w) for w in workers or []), key=lambda p: -len(p[0]))
+    hosts_of: dict[tuple, set] = {}
+    nodes_of: dict[tuple, set] = {}
+    without_node = 0
+    unknown: set[str] = set()
+    for rec in records or []:
+        if not isinstance(rec, dict):
+            continue
+        node = rec.get(node_key)
+        if not node:
+            without_node += 1
+            continue
+        host = next((w for p, w in prefixes if str(node).startswith(p)), None)
+        if host is None:
+            unknown.add(str(node))
+            continue
+        ends = sorted(
+            [
+                (str(rec.get("id.orig_h")), str(rec.get("id.orig_p"))),
+                (str(rec.get("id.resp_h")), str(rec.get("id.resp_p"))),
+            ]
+        )
+        key = (str(rec.get("proto")), *ends[0], *ends[1])
+        hosts_of.setdefault(key, set()).add(host)
+        nodes_of.setdefault(key, set()).add(str(node))
+    per_worker = {w: 0 for w in workers or []}
+    for hosts in hosts_of.values():
+        for h in hosts:
+            per_worker[h] += 1
+    split = [
+        {"connection": f"{k[0]} {k[1]}:{k[2]} <-> {k[3]}:{k[4]}", "workers": sorted(h)}
+        for k, h in sorted(hosts_of.items())
+        if len(h) > 1
+    ]
+    return {
+        "connections": len(hosts_of),
+        "per_worker": per_worker,
+        "split": split,
+        "split_processes": sum(1 for k, n in nodes_of.items() if len(n) > 1 and len(hosts_of[k]) == 1),
+        "without_node": without_node,
+        "unknown_nodes": sorted(unknown),
+    }

@@ -1,6 +1,7 @@
 """The tap aggregator's port map (plugins/module_utils/tap_aggregation.py), on copies of the real inventories."""
 
 import copy
+import json
 
 import pytest
 from ansible_collections.socforge.core.plugins.module_utils import site_model
@@ -160,3 +161,54 @@ def test_sites_without_an_aggregator_are_not_checked():
         "groups": {"zeek_workers": ["w"]},
     }
     assert analyse(site) == {"errors": [], "warnings": [], "aggregators": {}, "rows": []}
+
+
+def test_nft_counters_from_nft_json():
+    text = json.dumps(
+        {
+            "nftables": [
+                {"metainfo": {"json_schema_version": 1}},
+                {"table": {"family": "netdev", "name": "socforge_tap"}},
+                {"rule": {"table": "socforge_tap", "chain": "tap_tap0", "expr": [{"counter": {"packets": 249, "bytes": 1}}, {"jump": {"target": "group_x"}}]}},
+                {"rule": {"table": "socforge_tap", "chain": "group_x", "comment": "not forwarded", "expr": [{"counter": {"packets": 0, "bytes": 0}}]}},
+                {"rule": {"table": "socforge_tap", "chain": "tool_tool1", "expr": [{"counter": {"packets": 121, "bytes": 9}}, {"fwd": {"dev": "tool1"}}]}},
+                {"rule": {"table": "other", "chain": "tool_tool1", "expr": [{"counter": {"packets": 5, "bytes": 9}}]}},
+            ]
+        }
+    )  # fmt: skip
+    assert ta.nft_counters(text) == {"tap_tap0": 249, "group_x/not forwarded": 0, "tool_tool1": 121}
+    with pytest.raises(ta.AggregationError, match="not JSON"):
+        ta.nft_counters("nft: command not found")
+
+
+def conn(orig, resp, node, proto="tcp"):
+    return {
+        "id.orig_h": orig[0],
+        "id.orig_p": orig[1],
+        "id.resp_h": resp[0],
+        "id.resp_p": resp[1],
+        "proto": proto,
+        "_node": node,
+    }
+
+
+def test_split_connections_by_worker_host():
+    a, b = ("10.0.0.1", 40000), ("192.0.2.80", 443)
+    c, d = ("10.0.0.2", 40001), ("192.0.2.81", 80)
+    records = [
+        conn(a, b, "worker-lab-zeek-w1-cap0-1"),
+        conn(a, b, "worker-lab-zeek-w1-cap0-2"),  # the same host's other process: fanout, not the aggregator
+        conn(c, d, "worker-lab-zeek-w2-cap0-1"),
+        conn(d, c, "worker-lab-zeek-w1-cap0-1"),  # the reply direction logged by the other worker: split
+        conn(("10.0.0.3", 1), ("10.0.0.4", 2), "worker-lab-zeek-w10-cap0-1"),  # w10, not w1
+        {"id.orig_h": "10.0.0.9", "proto": "udp"},  # no _node
+        conn(a, b, "logger-1"),
+    ]
+    out = ta.split_connections(records, ["lab-zeek-w1", "lab-zeek-w2", "lab-zeek-w10"])
+    assert out["connections"] == 3
+    assert out["per_worker"] == {"lab-zeek-w1": 2, "lab-zeek-w2": 1, "lab-zeek-w10": 1}
+    assert out["split"] == [
+        {"connection": "tcp 10.0.0.2:40001 <-> 192.0.2.81:80", "workers": ["lab-zeek-w1", "lab-zeek-w2"]}
+    ]
+    assert out["split_processes"] == 1
+    assert (out["without_node"], out["unknown_nodes"]) == (1, ["logger-1"])
