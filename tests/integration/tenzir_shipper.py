@@ -53,7 +53,9 @@ def role_variables(**overrides) -> dict:
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
     role_vars = yaml.safe_load((ROLE / "vars" / "main.yml").read_text(encoding="utf-8"))
     base = {"inventory_hostname": "pytest", "ansible_managed": "Managed by SOCForge (pytest)", "groups": {}}
-    return _trusted({**defaults, **role_vars, **base, **overrides})
+    # the shared facts the role's defaults point at (its meta dependency, roles/soc)
+    shared = yaml.safe_load((REPO / "roles" / "soc" / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    return _trusted({**shared, **defaults, **role_vars, **base, **overrides})
 
 
 def render_pipeline(log: str, fmt: str, **overrides) -> str:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-import yaml
 from ansible.plugins.filter.core import FilterModule as CoreFilters
 from ansible.plugins.test.core import TestModule as CoreTests
 from ansible_collections.socforge.core.plugins.module_utils.intel import sync
@@ -27,14 +26,11 @@ from ansible_collections.socforge.core.plugins.module_utils.intel.events import 
 from ansible_collections.socforge.core.plugins.module_utils.intel.filters import IntelFilter
 from ansible_collections.socforge.core.plugins.module_utils.intel.sources import FeedSource
 
+from tests.role_defaults import role_defaults
 from tests.zeek_runtime import PCAPS, REPO, ZeekBuild
 
 ROLES = REPO / "roles"
 INTEL_PACKAGE = ROLES / "zeek_intel" / "files" / "socforge-intel"
-
-
-def role_defaults(role: str) -> dict:
-    return yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text())
 
 
 def _env(role: str) -> jinja2.Environment:

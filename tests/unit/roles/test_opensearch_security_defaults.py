@@ -53,7 +53,10 @@ def test_bcrypt_salts_are_random_per_site_and_kept(tmp_path):
         {
             "hosts": "localhost",
             "gather_facts": False,
-            "vars_files": [str(ROLE / "defaults" / "main.yml")],
+            "vars_files": [
+                str(REPO / "roles" / "soc" / "defaults" / "main.yml"),
+                str(ROLE / "defaults" / "main.yml"),
+            ],
             "tasks": [
                 {
                     "name": "Render internal_users.yml as the role does",
@@ -150,6 +153,10 @@ def test_ca_key_lives_beside_the_site_inventory_never_in_the_collection(tmp_path
             "connection": "local",
             "tasks": [
                 {
+                    "name": "The shared facts the role's defaults point at (roles/soc, its dependency)",
+                    "ansible.builtin.include_vars": {"file": str(REPO / "roles" / "soc" / "defaults" / "main.yml")},
+                },
+                {
                     "name": "The role defaults",
                     "ansible.builtin.include_vars": {"file": str(ROLE / "defaults" / "main.yml"), "name": "role"},
                 },
@@ -157,7 +164,7 @@ def test_ca_key_lives_beside_the_site_inventory_never_in_the_collection(tmp_path
                     "name": "Resolve the PKI directory",
                     "ansible.builtin.copy": {
                         "content": "{{ {'role': role.opensearch_pki_dir, 'inventory': "
-                        "hostvars[inventory_hostname].opensearch_pki_dir} | to_json }}",
+                        "hostvars[inventory_hostname].soc_pki_dir} | to_json }}",
                         "dest": str(out),
                         "mode": "0600",
                     },

@@ -14,15 +14,16 @@ from pathlib import Path
 
 import jinja2
 import pytest
-import yaml
 import zeekscript
 from ansible.plugins.filter.core import FilterModule as CoreFilters
 from ansible.plugins.test.core import TestModule as CoreTests
 from ansible_collections.socforge.core.plugins.module_utils import zeek_layout as z
 
+from tests.role_defaults import role_defaults
+
 REPO = Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "zeek"
-DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+DEFAULTS = role_defaults("zeek")
 
 
 def env():
@@ -146,10 +147,6 @@ def test_node_cfg_and_networks_cfg_templates():
 
 
 # --- Kafka output: one topic per log ----------------------------------------------------------------
-
-
-def role_defaults(role):
-    return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
 
 
 def zeek_declarations(text):

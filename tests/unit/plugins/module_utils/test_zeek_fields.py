@@ -9,6 +9,8 @@ import pytest
 import yaml
 from ansible_collections.socforge.core.plugins.module_utils import zeek_fields as zf
 
+from tests.role_defaults import role_defaults
+
 REPO = Path(__file__).resolve().parents[4]
 
 WALK = """\
@@ -169,7 +171,7 @@ def test_the_site_packages_the_walk_leaves_out_log_nothing():
 @pytest.mark.parametrize(
     ("role", "variable"),
     [
-        ("opensearch", "opensearch_zeek_logs"),
+        ("opensearch", "opensearch_zeek_log_names"),
         ("kafka", "kafka_zeek_logs"),
         ("zeek", "zeek_kafka_logs"),
         ("logstash", "logstash_zeek_logs"),
@@ -182,5 +184,5 @@ def test_every_log_the_roles_ship_is_one_zeek_8_writes(role, variable):
     text = (REPO / "roles/opensearch/vars/zeek_fields.yml").read_text()
     table = yaml.safe_load(text)[zf.TABLE_VAR]
     only_7 = set(re.findall(r"^  (\w+):  # 7\.2 only$", text, re.M))
-    shipped = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())[variable]
+    shipped = role_defaults(role)[variable]
     assert shipped and set(shipped) <= set(table) - only_7, f"{variable}: {set(shipped) - (set(table) - only_7)}"
