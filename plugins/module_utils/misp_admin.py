@@ -144,8 +144,9 @@ class MispAdmin:
             raise MispAdminError(str(exc)) from None
 
     # ------------------------------------------------------------------ calls
-    def call(self, what, func, *args, **kwargs):
-        """Run one pymisp call; transport errors and 5xx are retried, a refusal raises at once."""
+    def call(self, what, func, *args, retry=True, **kwargs):
+        """Run one pymisp call; transport errors and 5xx are retried (unless ``retry=False``: a create
+        MISP may have saved before failing), a refusal raises at once."""
         attempt = 0
         while True:
             try:
@@ -156,7 +157,7 @@ class MispAdmin:
                 message = _describe_exception(exc, f"MISP at {self.url}")
                 if type(exc).__name__ == "MISPServerError":
                     message = f"MISP at {self.url} failed with HTTP 5xx: {str(exc)[:300]}"
-                if message.startswith("TLS error") or attempt >= self.retries:
+                if message.startswith("TLS error") or attempt >= self.retries or not retry:
                     raise MispAdminError(f"{message} (while trying to {what})") from None
                 attempt += 1
                 self.sleep(self.backoff * (2 ** (attempt - 1)))
@@ -198,6 +199,20 @@ class MispAdmin:
 
     def servers(self):
         return [s.get("Server", s) for s in self.call("list sync servers", self.misp.servers)]
+
+    def tag_id(self, ref, create=False):
+        """The id of a tag (name or id) on this instance; a missing one is created with ``create``
+        (else, in check mode, a placeholder)."""
+        ref = str(ref)
+        if ref.isdigit():
+            return ref
+        found = self.call(f"search tag {ref!r}", self.misp.search_tags, ref, strict_tagname=True)
+        tag = next((t.get("Tag", t) for t in (found or []) if t.get("Tag", t).get("name") == ref), None)
+        if tag is None:
+            if not create:
+                return f"(new tag {ref})"
+            tag = _unwrap(self.call(f"add tag {ref!r}", self.misp.add_tag, {"name": ref}), "Tag")
+        return str(tag["id"])
 
 
 def _transient(exc):
@@ -446,7 +461,8 @@ SERVER_FIELDS = {
 
 def rules_json(kind, tags_or=(), tags_not=(), orgs_or=(), orgs_not=(), url_params=""):
     """MISP's push/pull filter rules. Tags and orgs are lists of names (orgs also ids or uuids);
-    ``url_params`` (pull only) is a JSON object string of extra restSearch filters."""
+    ``url_params`` (pull only) is a JSON object string of extra restSearch filters. A push rule's
+    names become ids on the instance in :func:`ensure_server` (:func:`push_rule_ids`)."""
     rules = json.loads(json.dumps(DEFAULT_PUSH_RULES if kind == "push" else DEFAULT_PULL_RULES))
     rules["tags"] = {"OR": sorted(tags_or), "NOT": sorted(tags_not)}
     rules["orgs"] = {"OR": sorted(str(o) for o in orgs_or), "NOT": sorted(str(o) for o in orgs_not)}
@@ -460,6 +476,19 @@ def rules_json(kind, tags_or=(), tags_not=(), orgs_or=(), orgs_not=(), url_param
                 raise MispAdminError(f"pull url_params is not valid JSON: {exc}") from None
         rules["url_params"] = url_params or ""
     return rules
+
+
+def push_rule_ids(admin, rules, check_mode=False):
+    """A push rule as MISP applies it: MISP 2.5.1 matches the tags and organisations of a push rule
+    by their ids on the pushing instance (``Server::eventFilterPushableServers`` compares the event's
+    ``EventTag.tag_id`` and ``orgc_id``), so a rule naming ``tlp:red`` never blocks anything. Names
+    (orgs also uuids) in, ids out, sorted; a tag the instance does not know yet is created, so the rule
+    holds once an event carries it."""
+    out = json.loads(json.dumps(rules))
+    for op in ("OR", "NOT"):
+        out["tags"][op] = sorted({admin.tag_id(t, create=not check_mode) for t in rules["tags"][op]})
+        out["orgs"][op] = sorted({admin.organisation_id(o, check_mode) for o in rules["orgs"][op]})
+    return out
 
 
 def read_ca(path):
@@ -501,6 +530,8 @@ def ensure_server(
         if wanted.get("remote_org") is None:
             raise MispAdminError(f"server {name!r}: remote_org is required")
         body["remote_org_id"] = admin.organisation_id(wanted["remote_org"], check_mode)
+        if body.get("push_rules"):
+            body["push_rules"] = push_rule_ids(admin, body["push_rules"], check_mode)
     secret = ("authkey",)
     send_key = authkey is not None and (current is None or update_authkey == "always")
 
@@ -509,7 +540,18 @@ def ensure_server(
             b["authkey"] = authkey
         if ca_pem:
             b["submitted_cert"] = base64.b64encode(ca_pem).decode()
-        record = _unwrap(admin.call(f"add sync server {name!r}", admin.misp.add_server, b), "Server")
+        try:
+            # not retried: MISP allows several servers with one URL, and may save before failing
+            record = _unwrap(admin.call(f"add sync server {name!r}", admin.misp.add_server, b, retry=False), "Server")
+        except MispAdminError as exc:
+            saved = [s for s in admin.servers() if s.get("url", "").rstrip("/") == url]
+            for server in saved:  # a 5xx after the save (MISP 2.5.1 with Security.encryption_key set)
+                admin.call(
+                    f"delete sync server {name!r} after a failed add", admin.misp.delete_server, str(server["id"])
+                )
+            raise MispAdminError(
+                f"{exc}" + ("; MISP had saved the server anyway, it was deleted again" if saved else "")
+            ) from None
         if ca_pem and not record.get("cert_file"):
             # MISP 2.5.1 saves the server and silently drops a certificate it cannot parse: undo
             admin.call(

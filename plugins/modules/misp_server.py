@@ -28,7 +28,9 @@ description:
     certificate it cannot parse and keeps the server; the module checks C(cert_file) afterwards and
     deletes a link it has just created without its pin, so nothing is left half-applied."
   - Rules follow MISP's syntax (tags and orgs, each with C(OR) and C(NOT) lists); pull rules may add
-    restSearch filters in C(url_params). MISP never pushes events of distribution C(Your organisation
+    restSearch filters in C(url_params). Push rules are given by tag and organisation name and stored
+    by their ids on this instance, which is how MISP matches them (a push rule naming a tag never
+    blocks anything); a tag the instance does not have yet is created. MISP never pushes events of distribution C(Your organisation
     only) and pushes C(This community only) events only to servers marked O(internal).
 author:
   - SOCForge team

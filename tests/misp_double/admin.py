@@ -639,8 +639,11 @@ class AdminStore:
                  "Server": [] if s["server_id"] == "0" else s["Server"]}
                 for s in view["SharingGroupServer"]
             ]  # fmt: skip
+            # the index's member organisations carry id, name and uuid (not "local", which the view has)
+            members = [dict(m, Organisation={k: v for k, v in m["Organisation"].items() if k != "local"})
+                       for m in view["SharingGroupOrg"]]  # fmt: skip
             rows.append({"SharingGroup": sg, "Organisation": {k: self.orgs["1"][k] for k in ("id", "name", "uuid")},
-                         "SharingGroupOrg": view["SharingGroupOrg"], "SharingGroupServer": servers,
+                         "SharingGroupOrg": members, "SharingGroupServer": servers,
                          "editable": True, "deletable": True})  # fmt: skip
         return {"response": rows}
 

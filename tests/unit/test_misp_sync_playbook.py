@@ -66,7 +66,9 @@ def test_sync_links_applied_and_idempotent(misp_double_factory, tmp_path):
     for spoke in names[1:]:
         (link,) = doubles[spoke].admin.servers
         assert link["url"] == hub.url and link["push"] and link["pull"] and link["push_sightings"]
-        assert json.loads(link["push_rules"])["tags"]["NOT"] == ["tlp:red"]
+        # by the id of tlp:red on the spoke: MISP matches push rules by tag id
+        red = [t["id"] for t in doubles[spoke].admin.tags.values() if t["name"] == "tlp:red"]
+        assert json.loads(link["push_rules"])["tags"]["NOT"] == red and len(red) == 1
         # the spoke's link logs in to the hub as the sync user made for that spoke
         user = hub.admin.user_for_key(link["authkey"])
         assert user is not None and user["email"] == f"sync-{spoke}@socforge.invalid" and user["role_id"] == "5"

@@ -2,6 +2,7 @@
 ZeroMQ publishing and nothing but HTTPS reachable from another container."""
 
 import json
+import secrets
 import shlex
 
 import pytest
@@ -161,3 +162,30 @@ def test_zeromq_subscriber_receives_an_attribute_change(host, target):
     result = json.loads(out.strip().splitlines()[-1])
     assert result["ok"], result
     assert result["action"] == "edit"
+
+
+def test_a_sync_server_can_be_added_over_rest(host):
+    """The CI rehearsal's HTTP 500: with Security.encryption_key set, MISP 2.5.1 stores a sync server's
+    auth key encrypted (binary) and json-encodes the stored record into the answer of servers/add and
+    servers/edit ("Malformed UTF-8"), after saving. The role leaves the key unset."""
+    config = json.loads(
+        host.check_output("php /usr/local/libexec/socforge/misp-config.php /var/www/MISP/app/Config/config.php get")
+    )
+    assert config["Security"].get("encryption_key") in (None, ""), "Security.encryption_key is set"
+    key, peer = api_key(host), f"verify-peer-{secrets.token_hex(4)}"
+    status, org = curl(host, "/admin/organisations/add", key, "POST", {"name": peer, "local": False})
+    assert status == 200, org
+    org_id = org["Organisation"]["id"]
+    url = f"https://{peer}.invalid"
+    try:
+        body = {"name": peer, "url": url, "authkey": "A" * 40, "remote_org_id": org_id, "push": True}
+        status, added = curl(host, "/servers/add", key, "POST", body)
+        assert status == 200 and added["Server"]["url"] == url, (status, added)
+        status, edited = curl(host, f"/servers/edit/{added['Server']['id']}", key, "POST", {"authkey": "B" * 40})
+        assert status == 200 and edited["Server"]["id"] == added["Server"]["id"], (status, edited)
+    finally:
+        _, servers = curl(host, "/servers/index", key)
+        for server in servers if isinstance(servers, list) else []:
+            if server["Server"]["url"] == url:
+                curl(host, f"/servers/delete/{server['Server']['id']}", key, "POST", {})
+        curl(host, f"/admin/organisations/delete/{org_id}", key, "POST", {})

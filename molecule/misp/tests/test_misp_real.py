@@ -27,18 +27,4 @@ os.environ["SOCFORGE_MISP_URL"] = "https://10.89.111.10"
 os.environ["SOCFORGE_MISP_KEY_FILE"] = _key_file
 os.environ["SOCFORGE_MISP_CA"] = str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "pki" / "ca.crt")
 
-import misp_real  # noqa: E402 -- configured above
-import pytest  # noqa: E402
 from misp_real import *  # noqa: E402,F403 -- the shared real-MISP tests, configured above
-
-# Found by the CI rehearsal on this scenario's role-built MISP: POST /servers/add answers HTTP 500 ("An
-# Internal Error Has Occurred"), so the misp_server part of the module test and the server_* requests
-# of the fidelity test fail, while they passed on a MISP brought up by hand from the recipe. Cause not
-# traced yet; marked, not hidden.
-_SERVER_ADD_500 = "servers/add answers HTTP 500 on the role-built MISP 2.5.1 (not traced yet)"
-test_modules_converge_and_are_idempotent_on_real_misp = pytest.mark.xfail(reason=_SERVER_ADD_500)(
-    misp_real.test_modules_converge_and_are_idempotent_on_real_misp
-)
-test_double_answers_like_real_misp = pytest.mark.xfail(reason=_SERVER_ADD_500)(
-    misp_real.test_double_answers_like_real_misp
-)

@@ -2,6 +2,7 @@
 misp_tag, misp_sharing_group) driven through main() against the MISP test double (real pymisp).
 The double's admin endpoints answer with the shapes and quirks recorded on a real MISP 2.5.1."""
 
+import json
 import stat
 import sys
 import time
@@ -125,10 +126,10 @@ def test_server_link_with_rules_and_pinned_ca(monkeypatch, misp_double_tls):
     assert made["changed"] and made["server"]["cert_file"] == f"{made['server']['id']}.pem"
     assert "A" * 40 not in str(made) and "authkey" not in made["server"]
     stored = double.admin.servers[0]
-    assert (
-        '"NOT": ["tlp:red"]' in stored["push_rules"]
-        and '"url_params": "{\\"distribution\\": \\"2|3\\"}"' in stored["pull_rules"]
-    )
+    # MISP matches push rules by tag id (the tag was made on the instance); pull rules keep names
+    (red,) = [t["id"] for t in double.admin.tags.values() if t["name"] == "tlp:red"]
+    assert json.loads(stored["push_rules"])["tags"]["NOT"] == [red]
+    assert '"url_params": "{\\"distribution\\": \\"2|3\\"}"' in stored["pull_rules"]
     again = run_module(monkeypatch, misp_server, args)
     assert again["changed"] is False
     always = run_module(monkeypatch, misp_server, dict(args, update_credentials="always"))
@@ -280,3 +281,37 @@ def test_unreachable_and_5xx(monkeypatch, misp_double):
     misp_double.stop()
     res = fail_module(monkeypatch, misp_organisation, args)
     assert "cannot connect to MISP" in res["msg"]
+
+
+def test_server_add_failing_after_the_save_is_undone_not_retried():
+    """MISP 2.5.1 with Security.encryption_key set saves the server, then answers HTTP 500 (it cannot
+    json-encode the encrypted key): the add is not retried (MISP takes a second server with the same
+    URL) and the saved one is deleted, so nothing is left half-applied."""
+    from pymisp.exceptions import MISPServerError
+
+    class Client:
+        def __init__(self):
+            self.stored, self.adds = [], 0
+
+        def organisations(self, scope="all"):
+            return [{"Organisation": {"id": "2", "name": "Hub", "uuid": "u-1"}}]
+
+        def servers(self):
+            return [{"Server": dict(s)} for s in self.stored]
+
+        def add_server(self, body):
+            self.adds += 1
+            self.stored.append(dict(body, id=str(self.adds)))
+            raise MISPServerError("Error code 500: An Internal Error Has Occurred.")
+
+        def delete_server(self, sid):
+            self.stored = [s for s in self.stored if s["id"] != sid]
+            return {"saved": True}
+
+    client = Client()
+    admin = misp_admin.MispAdmin(
+        "https://spoke.example.test", "K" * 40, retries=3, sleep=lambda _s: None, client=client
+    )
+    with pytest.raises(misp_admin.MispAdminError, match="HTTP 5xx.*saved the server anyway, it was deleted again"):
+        misp_admin.ensure_server(admin, {"url": "https://hub.example.test", "remote_org": "Hub"}, authkey="A" * 40)
+    assert client.adds == 1 and client.stored == []

@@ -50,11 +50,17 @@ class SocforgeSettingsShell extends AppShell
                     }
                 }
             }
+            $old = Configure::read($name);
             $result = $this->Server->serverSettingsEditValue('SYSTEM', $setting, $value, $force, true);
             if ($result !== true) {
                 $this->error("Setting change rejected: $name", "MISP considers the value invalid: \"$result\"");
             }
             Configure::write($name, $value);
+            if ($name === 'Security.encryption_key' && empty($value) && !empty($old)) {
+                // MISP's afterHook decrypts the sync servers' auth keys while the old key is still
+                // configured, and Server::beforeSave encrypts each again with it: decrypt them now.
+                $this->Server->reencryptAuthKeys($old, null);
+            }
             $this->out("Setting \"$name\" changed");
         }
     }
