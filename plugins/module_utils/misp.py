@@ -41,3 +41,21 @@ def misp_admin_from_params(params):
         retries=params["retries"],
         backoff=params["retry_backoff"],
     )
+
+
+def run_ensure(module, func, result_key):
+    """Run one ``misp_admin.ensure_*`` call for a module and exit with its result: ``changed``,
+    ``result_key`` (the object the module documents in RETURN) and, with --diff, ``diff``. A
+    ``MispAdminError`` fails the module with its message. ``result_key`` is passed as a keyword so the
+    module-docs test finds what each module returns (tests/unit/plugins/modules)."""
+    from ansible_collections.socforge.core.plugins.module_utils.misp_admin import MispAdminError
+
+    try:
+        result = func()
+    except MispAdminError as exc:
+        module.fail_json(msg=str(exc))
+        return
+    out = {"changed": result["changed"], result_key: result[result_key]}
+    if module._diff:
+        out["diff"] = result["diff"]
+    module.exit_json(**out)

@@ -4,8 +4,12 @@
 """Manage a MISP feed on pymisp; check mode and diff."""
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.socforge.core.plugins.module_utils.misp import misp_admin_from_params, misp_argument_spec
-from ansible_collections.socforge.core.plugins.module_utils.misp_admin import MispAdminError, ensure_feed
+from ansible_collections.socforge.core.plugins.module_utils.misp import (
+    misp_admin_from_params,
+    misp_argument_spec,
+    run_ensure,
+)
+from ansible_collections.socforge.core.plugins.module_utils.misp_admin import ensure_feed
 
 DOCUMENTATION = r"""
 module: misp_feed
@@ -117,17 +121,6 @@ FIELDS = (
 )
 
 
-def _run(module, func):
-    try:
-        result = func()
-    except MispAdminError as exc:
-        module.fail_json(msg=str(exc))
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
-
-
 def main():
     spec = misp_argument_spec()
     spec.update(
@@ -149,7 +142,11 @@ def main():
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     wanted = {k: p[k] for k in FIELDS}
-    _run(module, lambda: ensure_feed(misp_admin_from_params(p), wanted, state=p["state"], check_mode=module.check_mode))
+    run_ensure(
+        module,
+        lambda: ensure_feed(misp_admin_from_params(p), wanted, state=p["state"], check_mode=module.check_mode),
+        result_key="feed",
+    )
 
 
 if __name__ == "__main__":

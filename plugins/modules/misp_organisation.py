@@ -4,8 +4,12 @@
 """Manage a MISP organisation (local or external) on pymisp; check mode and diff."""
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.socforge.core.plugins.module_utils.misp import misp_admin_from_params, misp_argument_spec
-from ansible_collections.socforge.core.plugins.module_utils.misp_admin import MispAdminError, ensure_organisation
+from ansible_collections.socforge.core.plugins.module_utils.misp import (
+    misp_admin_from_params,
+    misp_argument_spec,
+    run_ensure,
+)
+from ansible_collections.socforge.core.plugins.module_utils.misp_admin import ensure_organisation
 
 DOCUMENTATION = r"""
 module: misp_organisation
@@ -88,17 +92,6 @@ organisation:
 FIELDS = ("name", "uuid", "description", "type", "nationality", "sector", "contacts", "local", "restricted_to_domain")
 
 
-def _run(module, func):
-    try:
-        result = func()
-    except MispAdminError as exc:
-        module.fail_json(msg=str(exc))
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
-
-
 def main():
     spec = misp_argument_spec()
     spec.update(
@@ -115,11 +108,12 @@ def main():
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    _run(
+    run_ensure(
         module,
         lambda: ensure_organisation(
             misp_admin_from_params(p), {k: p[k] for k in FIELDS}, state=p["state"], check_mode=module.check_mode
         ),
+        result_key="organisation",
     )
 
 

@@ -4,8 +4,12 @@
 """Set MISP server settings on pymisp, all or nothing; check mode and diff."""
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.socforge.core.plugins.module_utils.misp import misp_admin_from_params, misp_argument_spec
-from ansible_collections.socforge.core.plugins.module_utils.misp_admin import MispAdminError, ensure_settings
+from ansible_collections.socforge.core.plugins.module_utils.misp import (
+    misp_admin_from_params,
+    misp_argument_spec,
+    run_ensure,
+)
+from ansible_collections.socforge.core.plugins.module_utils.misp_admin import ensure_settings
 
 DOCUMENTATION = r"""
 module: misp_setting
@@ -63,27 +67,17 @@ settings:
 """
 
 
-def _run(module, func):
-    try:
-        result = func()
-    except MispAdminError as exc:
-        module.fail_json(msg=str(exc))
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
-
-
 def main():
     spec = misp_argument_spec()
     spec.update(settings={"type": "dict", "required": True}, force={"type": "bool", "default": False})
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    _run(
+    run_ensure(
         module,
         lambda: ensure_settings(
             misp_admin_from_params(p), p["settings"], check_mode=module.check_mode, force=p["force"]
         ),
+        result_key="settings",
     )
 
 

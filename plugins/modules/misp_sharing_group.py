@@ -4,8 +4,12 @@
 """Manage a MISP sharing group and its members on pymisp; check mode and diff."""
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.socforge.core.plugins.module_utils.misp import misp_admin_from_params, misp_argument_spec
-from ansible_collections.socforge.core.plugins.module_utils.misp_admin import MispAdminError, ensure_sharing_group
+from ansible_collections.socforge.core.plugins.module_utils.misp import (
+    misp_admin_from_params,
+    misp_argument_spec,
+    run_ensure,
+)
+from ansible_collections.socforge.core.plugins.module_utils.misp_admin import ensure_sharing_group
 
 DOCUMENTATION = r"""
 module: misp_sharing_group
@@ -106,17 +110,6 @@ sharing_group:
 """
 
 
-def _run(module, func):
-    try:
-        result = func()
-    except MispAdminError as exc:
-        module.fail_json(msg=str(exc))
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
-
-
 def main():
     spec = misp_argument_spec()
     spec.update(
@@ -140,7 +133,7 @@ def main():
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     wanted = {k: p[k] for k in ("name", "releasability", "description", "active", "roaming")}
-    _run(
+    run_ensure(
         module,
         lambda: ensure_sharing_group(
             misp_admin_from_params(p),
@@ -150,6 +143,7 @@ def main():
             state=p["state"],
             check_mode=module.check_mode,
         ),
+        result_key="sharing_group",
     )
 
 

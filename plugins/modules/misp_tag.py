@@ -4,8 +4,12 @@
 """Manage a MISP tag on pymisp; check mode and diff."""
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.socforge.core.plugins.module_utils.misp import misp_admin_from_params, misp_argument_spec
-from ansible_collections.socforge.core.plugins.module_utils.misp_admin import MispAdminError, ensure_tag
+from ansible_collections.socforge.core.plugins.module_utils.misp import (
+    misp_admin_from_params,
+    misp_argument_spec,
+    run_ensure,
+)
+from ansible_collections.socforge.core.plugins.module_utils.misp_admin import ensure_tag
 
 DOCUMENTATION = r"""
 module: misp_tag
@@ -69,17 +73,6 @@ tag:
 """
 
 
-def _run(module, func):
-    try:
-        result = func()
-    except MispAdminError as exc:
-        module.fail_json(msg=str(exc))
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
-
-
 def main():
     spec = misp_argument_spec()
     spec.update(
@@ -93,7 +86,11 @@ def main():
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     wanted = {k: p[k] for k in ("name", "colour", "exportable", "hide_tag", "local_only")}
-    _run(module, lambda: ensure_tag(misp_admin_from_params(p), wanted, state=p["state"], check_mode=module.check_mode))
+    run_ensure(
+        module,
+        lambda: ensure_tag(misp_admin_from_params(p), wanted, state=p["state"], check_mode=module.check_mode),
+        result_key="tag",
+    )
 
 
 if __name__ == "__main__":

@@ -88,10 +88,15 @@ def test_secret_looking_options_are_no_log(monkeypatch, name):
             assert entry.get("no_log") is True, f"{name}: {option} must be no_log"
 
 
+# module_utils helpers that call exit_json for a module with ``changed``, ``diff`` and ``result_key``
+RESULT_KEY_HELPERS = ("ensure_named_object", "run_ensure")
+
+
 def _exit_json_keys(source):
     """Result keys visible in the source: exit_json keywords, keys of a ``**{...}`` literal, and of a
     ``**name`` whose dict is built in the module (``name = {...}``, ``name["key"] = ...``); for the
-    opensearch_* named-object modules, the ``result_key`` they hand to ``ensure_named_object``."""
+    modules that exit through a shared helper (opensearch_* named objects: ``ensure_named_object``;
+    misp_*: ``run_ensure``), the ``result_key`` they hand to it - the helper exits with that key."""
     tree = ast.parse(source)
     built = {}
     for node in ast.walk(tree):
@@ -109,7 +114,7 @@ def _exit_json_keys(source):
     keys = set()
     for node in ast.walk(tree):
         func = getattr(node, "func", None)
-        if isinstance(node, ast.Call) and getattr(func, "id", getattr(func, "attr", None)) == "ensure_named_object":
+        if isinstance(node, ast.Call) and getattr(func, "id", getattr(func, "attr", None)) in RESULT_KEY_HELPERS:
             keys.update(kw.value.value for kw in node.keywords if kw.arg == "result_key")
         if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "exit_json":
             for kw in node.keywords:
@@ -142,3 +147,11 @@ def test_every_module_result_is_checked_against_return(name):
         if re.search(rf"plugins\.modules import {name}\b", text := path.read_text()) and "run_module(" in text
     ]
     assert drivers, f"no test runs {name} through run_module"
+
+
+def test_the_scanner_follows_the_shared_exit_helpers():
+    """A module exiting through run_ensure / ensure_named_object has no exit_json of its own: the
+    result_key it hands over is what it returns, and must be found (else RETURN goes unchecked)."""
+    assert _exit_json_keys('run_ensure(module, lambda: f(), result_key="feed")') == {"feed"}
+    assert _exit_json_keys('ensure_named_object(m, label="x", result_key="policy", desired={})') == {"policy"}
+    assert _exit_json_keys("helper(module)") == set()
