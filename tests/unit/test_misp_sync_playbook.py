@@ -13,11 +13,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_playbook(inventory, extra_env=None, check=False):
+def run_playbook(inventory, extra_env=None, check=False, stage=None):
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **(extra_env or {})}
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "playbooks/misp_sync.yml"]
     if check:
         cmd.append("--check")
+    if stage is not None:
+        cmd += ["-e", f"soc_stage={stage}"]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -25,8 +27,22 @@ def recap(out):
     return {line.split()[0]: line for line in out.splitlines() if " : ok=" in line}
 
 
-def test_sync_links_applied_and_idempotent(misp_double_factory, tmp_path):
-    names = ("misp-hub", "misp-spoke1", "misp-spoke2")
+# misp_sync.yml validates the inventory first (validate.yml): a small valid site around the MISPs
+SITE = {
+    "soc_required_groups": ["misp_hubs"],
+    "soc_networks": {
+        "admin": {"cidr": "10.89.112.0/24", "vlan": 110, "untagged": True, "description": "admin"},
+        "ipmi": {"cidr": "10.89.113.0/24", "vlan": 120, "routed": False, "description": "ipmi"},
+        "data": {"cidr": "10.89.111.0/24", "untagged": True, "description": "data"},
+    },
+    "soc_links": [{"name": "uplink", "capacity_gbps": 1, "peak_utilisation": 0.5, "active": True, "stage": 1,
+                   "tap": "mirror"}],
+}  # fmt: skip
+
+
+def _site(misp_double_factory, tmp_path, names, later=()):
+    """Doubles for ``names`` (the first the hub) and a site inventory of them; ``later``: instances of
+    rollout stage 2 (soc_host_stage), the others stage 1."""
     doubles = {n: misp_double_factory(datasets=("pymisp",)) for n in names}
     hosts = {}
     for name, double in doubles.items():
@@ -40,20 +56,22 @@ def test_sync_links_applied_and_idempotent(misp_double_factory, tmp_path):
             "misp_sync_url": double.url,
             "misp_organisation": f"SOCForge {name}",
         }
+        if name in later:
+            hosts[name]["soc_host_stage"] = 2
     inventory = tmp_path / "hosts.yml"
+    children = {
+        "misp_hubs": {"hosts": {"misp-hub": hosts["misp-hub"]}},
+        "misp_spokes": {"hosts": {n: hosts[n] for n in names[1:]}},
+    }
     inventory.write_text(
-        yaml.safe_dump(
-            {
-                "all": {
-                    "vars": {"misp_sync_keys_dir": str(tmp_path / "keys")},
-                    "children": {
-                        "misp_hubs": {"hosts": {"misp-hub": hosts["misp-hub"]}},
-                        "misp_spokes": {"hosts": {n: hosts[n] for n in names[1:]}},
-                    },
-                }
-            }
-        )
+        yaml.safe_dump({"all": {"vars": {"misp_sync_keys_dir": str(tmp_path / "keys"), **SITE}, "children": children}})
     )
+    return doubles, inventory
+
+
+def test_sync_links_applied_and_idempotent(misp_double_factory, tmp_path):
+    names = ("misp-hub", "misp-spoke1", "misp-spoke2")
+    doubles, inventory = _site(misp_double_factory, tmp_path, names)
     checked = run_playbook(inventory, check=True)
     assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
     assert all(d.admin.servers == [] for d in doubles.values())  # check mode wrote nothing
@@ -84,3 +102,16 @@ def test_sync_links_applied_and_idempotent(misp_double_factory, tmp_path):
     second = run_playbook(inventory)
     assert second.returncode == 0
     assert "changed=0" in recap(second.stdout)["localhost"], second.stdout[-3000:]
+
+
+def test_only_the_instances_of_the_rollout_stage_are_linked(misp_double_factory, tmp_path):
+    """site.yml -e soc_stage=1: a spoke of stage 2 (not installed yet) is neither read nor linked; the
+    stage's spoke is."""
+    doubles, inventory = _site(
+        misp_double_factory, tmp_path, ("misp-hub", "misp-spoke1", "misp-spoke2"), later=("misp-spoke2",)
+    )
+    (tmp_path / "misp-spoke2" / "admin_api_key").unlink()  # not installed yet: reading its key would fail
+    run = run_playbook(inventory, stage=1)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "1 sync links (hub-and-spoke 1, mesh 1): misp-spoke1 -> misp-hub" in " ".join(run.stdout.split())
+    assert len(doubles["misp-spoke1"].admin.servers) == 1 and doubles["misp-spoke2"].admin.servers == []
