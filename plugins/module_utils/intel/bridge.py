@@ -72,8 +72,12 @@ class BridgeConfig:
 
 
 class Bridge:
-    def __init__(self, cfg, source=None, transport=None, zmq_context=None, clock=time.monotonic):
+    def __init__(self, cfg, source=None, transport=None, zmq_context=None, clock=time.monotonic, feedback=None):
         self.cfg = cfg
+        # sightings and noisy intel (intel.feedback.Feedback, issue 14 parts 2+3), or None
+        self.feedback = feedback
+        self.suppressed = set(feedback.suppressions.keys()) if feedback is not None else set()
+        self.feedback_at = 0.0
         self.flt = IntelFilter.build(**cfg.filters)
         self.opts = MetaOptions(instance=cfg.instance, event_url_base=cfg.event_url_base, do_notice=cfg.do_notice)
         self.store = BridgeStore(cfg.store_path)
@@ -120,10 +124,47 @@ class Bridge:
         self.reload_seq = None
 
     # -- applying changes ---------------------------------------------------------------------
+    def attach_feedback(self, feedback):
+        self.feedback = feedback
+        self.suppressed = set(feedback.suppressions.keys())
+
+    def line(self, k, src):
+        """What Zeek must hold for item ``(k, src)``: its line, or None (absent, or suppressed as noisy)."""
+        if k in self.suppressed:
+            return None
+        return self.store.line(k, src)
+
     def _want_touched(self, rows, now=None):
         """Queue the touched items' current state for Zeek."""
         for _, k, src in rows:
-            self.link.want((k, src), self.store.line(k, src), at=now)
+            self.link.want((k, src), self.line(k, src), at=now)
+
+    def service_feedback(self):
+        """Sightings of Zeek's matches go to MISP; noisy indicators leave Zeek until MISP decides."""
+        if self.feedback is None or self.clock() - self.feedback_at < 1.0:
+            return
+        self.feedback_at = self.clock()
+        try:
+            out = self.feedback.poll()
+        except Exception as exc:  # noqa: BLE001 - feedback trouble never stops the live path
+            LOG.warning("sightings/noisy intel: %s", exc)
+            return
+        for ind, itype in out.removals:
+            k = f"{ind}\t{itype}"
+            self.suppressed.add(k)
+            for item in self.store.items_of_key(k):
+                self.link.want(item, None)
+            LOG.warning("noisy intel %s %s taken out of Zeek (a proposal to clear its IDS flag is in MISP)", ind, itype)
+        for ind, itype in out.readmit:
+            k = f"{ind}\t{itype}"
+            self.suppressed.discard(k)
+            for item in self.store.items_of_key(k):
+                self.link.want(item, self.line(*item))
+            LOG.info("intel %s %s readmitted (its proposal was decided)", ind, itype)
+        if out.removals or out.readmit:
+            self.file_dirty.set()
+        if out.lines or out.delivered or out.misp_error:
+            LOG.info("%s", out.summary)
 
     def apply_event(self, event, removals_only=False):
         """A full event (publish, resync): the store's rows of this event become the event's rows."""
@@ -227,6 +268,8 @@ class Bridge:
             LOG.warning("MISP API resync failed, keeping the last good intel: %s", exc)
             return False
         self.api_backoff = 1.0
+        if self.feedback is not None and self.feedback.misp is None:
+            self.feedback.misp = getattr(self.source, "_client", None)
         with self.store:
             if full:
                 fetched = {e.get("Event", e).get("uuid") for e in events}
@@ -297,9 +340,11 @@ class Bridge:
         try:
             conn.execute("BEGIN")
             seq = int((conn.execute("SELECT v FROM meta WHERE k = 'seq'").fetchone() or ["0"])[0])
+            suppressed = set(self.suppressed)
             lines = [
                 f"{k}\t{s}\t{r}"
                 for k, s, r in conn.execute("SELECT k, src, MIN(rest) FROM items GROUP BY k, src ORDER BY k, src")
+                if k not in suppressed
             ]
             conn.execute("COMMIT")
         finally:
@@ -379,11 +424,11 @@ class Bridge:
         items = self.store.journal_since(since)
         if len(items) <= self.cfg.bulk_threshold or not self.connected_zeek:
             for item in items:
-                self.link.want(item, self.store.line(*item))
+                self.link.want(item, self.line(*item))
             return
         for item in items:
             line = self.store.line(*item)
-            if line is None:
+            if line is None or item[0] in self.suppressed:
                 self.link.want(item, None)
         n = self.write_file()
         with self.file_lock:
@@ -493,6 +538,7 @@ class Bridge:
             self.handle_messages(msgs)
         self._monitor_events()
         self.service_zeek(0)
+        self.service_feedback()
         now = self.clock()
         if now - self.last_message > self.cfg.heartbeat_timeout:
             LOG.warning(
@@ -525,6 +571,8 @@ class Bridge:
             self.store.set("file_seq", self.file_seq)
             self.store.set("file_seq_prev", self.file_seq_prev)
         self.transport.close()
+        if self.feedback is not None:
+            self.feedback.close()
         if self.sub is not None:
             self.sub.close(0)
         if self.monitor is not None:

@@ -216,6 +216,9 @@ class BridgeStore:
             for k, s, r in self.conn.execute("SELECT k, src, MIN(rest) FROM items GROUP BY k, src ORDER BY k, src")
         ]
 
+    def items_of_key(self, k):
+        return [(k, src) for (src,) in self.conn.execute("SELECT DISTINCT src FROM items WHERE k = ?", (k,))]
+
     def count(self):
         return self.conn.execute("SELECT COUNT(*) FROM (SELECT 1 FROM items GROUP BY k, src)").fetchone()[0]
 

@@ -205,3 +205,44 @@ def test_misp_api_500_keeps_last_good_intel(rig, misp_double):
     )
     assert (p + "50", "Intel::ADDR", src) in zeek.state()
     misp_double.clear_faults()
+
+
+def test_matches_become_sightings_and_noisy_intel_leaves_zeek(rig, misp_double):
+    """Zeek's intel.log -> sightings in MISP (the double stands in for the hub: the real MISP runs in
+    the lab); an indicator matching faster than the threshold is taken out of Zeek and proposed."""
+    zeek, pub, bridge = rig
+    p = zeek.prefix
+    calm = mm.new_attribute("ip-dst", p + "60", event_id="400")
+    noisy = mm.new_attribute("ip-dst", p + "61", event_id="400")
+    ev = mm.new_event(event_id="400", attributes=[calm, noisy])
+    misp_double.add_event({"Event": ev}, published=True)
+    sightings = {"enabled": True, "intel_log": str(zeek.dir / "intel.log"), "source": "bridge-test",
+                 "interval": 1, "noisy_threshold": 3, "noisy_window": 2}  # fmt: skip
+    b = bridge(misp=misp_double, extra={"sightings": sightings}).start()
+    _ready(b, zeek, pub)
+    src = SRC.format(uuid=ev["uuid"])
+    wait(
+        lambda: {(p + "60", "Intel::ADDR", src), (p + "61", "Intel::ADDR", src)} <= zeek.state(),
+        20,
+        what="the snapshot",
+    )
+    _touch(p + "60", 43000 + random.randint(0, 999))
+    wait(lambda: any(s.get("attribute_uuid") == calm["uuid"] or s.get("uuid") == calm["uuid"] for s in _sightings(misp_double)),
+         20, what=f"a sighting of the matched attribute\n{b.logtext()[-2000:]}")  # fmt: skip
+    for i in range(12):
+        _touch(p + "61", 44000 + i)
+    wait(
+        lambda: (p + "61", "Intel::ADDR", src) not in zeek.state(),
+        20,
+        what=f"the noisy indicator to leave Zeek\n{b.logtext()[-2000:]}",
+    )
+    assert (p + "60", "Intel::ADDR", src) in zeek.state()
+    wait(lambda: misp_double.proposals, 20, what="a proposal to clear the IDS flag")
+    assert "noisy intel" in b.logtext()
+
+
+def _sightings(double):
+    out = []
+    for s in double.sightings:
+        out.append(s.get("Sighting", s) if isinstance(s, dict) else s)
+    return out
