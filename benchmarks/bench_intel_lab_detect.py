@@ -1,0 +1,171 @@
+"""Bench (b) of issue 14: time to detect in the lab. An indicator is published on the MISP hub; the
+intel bridge on the Zeek manager pushes it into the running Zeek; the replayed traffic meets it; the
+Intel::Notice reaches the lab's loopback pager. Seconds from the publish request to the page's
+arrival (the pager stamps ``received`` with the host clock the containers share), target <= 5 s.
+
+Run it against a converged lab (``make lab``; it needs the lab's traffic replay and the bridge):
+
+    python benchmarks/bench_intel_lab_detect.py [--trials 5] [--inventory inventories/lab]
+        [--hub lab-misp-hub] [--manager lab-zeek-mgr] [--timeout 60]
+
+The indicators are domains the replayed pcaps query (read from ../shared/data/pcaps with the local
+Zeek), minus the lab feed's and those used before (kept in .cache/bench-intel-lab-used.txt: the Zeek
+role pages a notice at most once per suppression interval). Each trial's event is deleted afterwards.
+Talks to the lab through ``ansible`` (the inventory's connection) and pymisp; prints numbers.
+"""
+
+import argparse
+import base64
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import _path  # noqa: E402,F401
+
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+from tests.zeek_runtime import PCAPS, find_zeek  # noqa: E402
+
+PAGES = "/var/lib/socforge-lab-pager/pages.jsonl"
+USED = REPO / ".cache" / "bench-intel-lab-used.txt"
+PCAP_FILES = [
+    "wikipedia.pcap",
+    "http_ctu-62604-80.pcap",
+    "http_http-filename.pcap",
+    "smtp-multi-addr.pcap",
+    "tls_google-duplicate.pcap",
+]
+
+
+class LabDown(Exception):
+    pass
+
+
+def ansible(inventory, host, module, args, become=False):
+    cmd = ["ansible", "-i", inventory, host, "-m", module, "-a", args, "-o"]
+    if become:
+        cmd.append("-b")
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    line = next((ln for ln in out.stdout.splitlines() if "=>" in ln), "")
+    if "SUCCESS" not in line and "CHANGED" not in line:
+        raise LabDown(f"ansible {module} on {host} failed: {out.stdout[-1500:]} {out.stderr[-1500:]}")
+    return json.loads(line.split("=>", 1)[1])
+
+
+def candidates():
+    """Domains queried in the replayed pcaps (the lab's traffic)."""
+    build = find_zeek("8")
+    names = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for pcap in PCAP_FILES:
+            if not (PCAPS / pcap).exists():
+                continue
+            build.run(["-r", PCAPS / pcap, "base/protocols/dns", "base/protocols/http"], cwd=tmp, timeout=120)
+            for log, field in (("dns.log", "query"), ("http.log", "host")):
+                path = Path(tmp) / log
+                if not path.exists():
+                    continue
+                idx = None
+                for ln in path.read_text().splitlines():
+                    if ln.startswith("#fields"):
+                        idx = ln.split("\t")[1:].index(field)
+                    elif not ln.startswith("#") and idx is not None:
+                        value = ln.split("\t")[idx].lower()
+                        if "." in value and value not in ("-", "(empty)") and not value[0].isdigit():
+                            names.add(value)
+    feed = REPO / "playbooks" / "files" / "lab-intel-feed"
+    listed = " ".join(p.read_text().lower() for p in feed.rglob("*.json")) if feed.exists() else ""
+    used = set(USED.read_text().split()) if USED.exists() else set()
+    return sorted(n for n in names if n not in used and f'"{n}"' not in listed)
+
+
+def pages(inventory, manager):
+    res = ansible(inventory, manager, "ansible.builtin.command", f"cat {PAGES}", become=True)
+    out = []
+    for ln in res.get("stdout", "").splitlines():
+        try:
+            out.append(json.loads(ln))
+        except ValueError:
+            continue
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--inventory", default="inventories/lab")
+    ap.add_argument("--hub", default="lab-misp-hub")
+    ap.add_argument("--manager", default="lab-zeek-mgr")
+    ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument("--timeout", type=float, default=60.0)
+    args = ap.parse_args()
+    import pymisp
+
+    try:
+        hv = ansible(args.inventory, args.hub, "ansible.builtin.debug",
+                 "msg={{ misp_api_url | default(misp_baseurl) }}|{{ misp_secrets_dir | default('/etc/socforge/misp') }}")["msg"]  # fmt: skip
+    except (LabDown, OSError, subprocess.TimeoutExpired) as exc:
+        # make bench runs every benchmark: without a running lab this one has nothing to measure
+        print(f"time to detect: the lab is not reachable, nothing measured ({str(exc)[:200]})")
+        return
+    url, secrets = hv.split("|")
+    key = (
+        base64.b64decode(
+            ansible(args.inventory, args.hub, "ansible.builtin.slurp", f"src={secrets}/admin_api_key", become=True)[
+                "content"
+            ]
+        )
+        .decode()
+        .strip()
+    )
+    misp = pymisp.PyMISP(url, key, ssl=False, timeout=30)  # the lab's own CA; lab only
+    names = candidates()
+    if len(names) < args.trials:
+        raise SystemExit(f"only {len(names)} unused domains of the replayed pcaps left (remove {USED} to reuse them)")
+    results = []
+    USED.parent.mkdir(parents=True, exist_ok=True)
+    for value in names[: args.trials]:
+        with USED.open("a") as fh:
+            fh.write(value + "\n")
+        ev = pymisp.MISPEvent()
+        ev.info = f"SOCForge bench time-to-detect {value}"
+        ev.distribution = 0
+        ev.add_attribute("domain", value, to_ids=True, category="Network activity")
+        ev = misp.add_event(ev, pythonify=True)
+        t0 = time.time()
+        misp.publish(ev)
+        page = None
+        deadline = t0 + args.timeout
+        while time.time() < deadline and page is None:
+            time.sleep(1.0)
+            for p in pages(args.inventory, args.manager):
+                payload = p.get("payload", {})
+                if (
+                    payload.get("note") == "Intel::Notice"
+                    and value in json.dumps(payload)
+                    and p.get("received", 0) >= t0
+                ):
+                    page = p
+                    break
+        misp.delete_event(ev)
+        took = (page["received"] - t0) if page else None
+        results.append((value, took))
+        print(
+            f"  {value:<40} "
+            + (f"paged {took:.2f} s after publish" if took is not None else f"no page within {args.timeout:.0f} s")
+        )
+        sys.stdout.flush()
+    got = sorted(t for _, t in results if t is not None)
+    if got:
+        print(f"time to detect (publish -> Intel::Notice page): {len(got)}/{len(results)} paged, "
+              f"median {got[len(got) // 2]:.2f} s, max {got[-1]:.2f} s (target <= 5 s)")  # fmt: skip
+    else:
+        print("time to detect: no page arrived (is the lab's replay and the bridge running?)")
+
+
+if __name__ == "__main__":
+    main()
