@@ -20,6 +20,7 @@ logged and skipped, Zeek unreachable keeps the changes queued (and in the file).
 """
 
 import logging
+import queue
 import threading
 import time
 import uuid as uuidlib
@@ -78,6 +79,7 @@ class Bridge:
         self.feedback = feedback
         self.suppressed = set(feedback.suppressions.keys()) if feedback is not None else set()
         self.feedback_at = 0.0
+        self.historical = None
         self.flt = IntelFilter.build(**cfg.filters)
         self.opts = MetaOptions(instance=cfg.instance, event_url_base=cfg.event_url_base, do_notice=cfg.do_notice)
         self.store = BridgeStore(cfg.store_path)
@@ -124,6 +126,59 @@ class Bridge:
         self.reload_seq = None
 
     # -- applying changes ---------------------------------------------------------------------
+    def attach_historical(self, matcher, batch=200):
+        """New intel is searched in the logs already stored (intel.historical.HistoricalMatcher), in a
+        worker thread: the live path never waits for OpenSearch. Its sightings go to the feedback
+        queue (delivered like live ones)."""
+        self.historical = matcher
+        self.hist_in = queue.Queue(maxsize=100000)
+        self.hist_out = queue.Queue()
+        self.hist_dropped = 0
+        self.hist_batch = batch
+        self.hist_thread = threading.Thread(target=self._historical_worker, name="historical", daemon=True)
+        self.hist_thread.start()
+
+    def _historical_worker(self):
+        while not self.stop_event.is_set():
+            try:
+                first = self.hist_in.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            items = [first]
+            while len(items) < self.hist_batch:
+                try:
+                    items.append(self.hist_in.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.hist_out.put(self.historical.match(items))
+            except Exception as exc:  # noqa: BLE001 - OpenSearch trouble never stops the bridge
+                LOG.warning("historical matching failed for %d indicators: %s", len(items), exc)
+
+    def _queue_historical(self, rows):
+        if self.historical is None:
+            return
+        for _, k, src in rows:
+            if k in self.suppressed or self.store.line(k, src) is None:
+                continue
+            ind, _, itype = k.partition("\t")
+            try:
+                self.hist_in.put_nowait((ind, itype, self.store.attribute_uuids(ind, itype, src)))
+            except queue.Full:
+                self.hist_dropped += 1
+
+    def service_historical(self):
+        if self.historical is None:
+            return
+        while True:
+            try:
+                res = self.hist_out.get_nowait()
+            except queue.Empty:
+                return
+            if res.sightings and self.feedback is not None:
+                self.feedback.queue_sightings(res.sightings)
+            LOG.info("%s%s", res.summary, f" ({self.hist_dropped} dropped: queue full)" if self.hist_dropped else "")
+
     def attach_feedback(self, feedback):
         self.feedback = feedback
         self.suppressed = set(feedback.suppressions.keys())
@@ -243,6 +298,7 @@ class Bridge:
         self.store.last_batch = []
         if rows:
             self._want_touched(rows, now=t0)
+            self._queue_historical(rows)
             self.file_dirty.set()
             self.pending_seq = rows[-1][0]
 
@@ -539,6 +595,7 @@ class Bridge:
         self._monitor_events()
         self.service_zeek(0)
         self.service_feedback()
+        self.service_historical()
         now = self.clock()
         if now - self.last_message > self.cfg.heartbeat_timeout:
             LOG.warning(

@@ -192,3 +192,48 @@ def test_bad_message_is_skipped_not_fatal(tmp_path):
     settle(b)
     assert held(b) == {"192.0.2.1"}
     assert b.stats["errors"] == 1
+
+
+def test_new_intel_goes_to_historical_matching_in_a_worker(tmp_path):
+    class Matcher:
+        def __init__(self):
+            self.seen = []
+
+        def match(self, items):
+            from types import SimpleNamespace
+
+            self.seen.extend(items)
+            return SimpleNamespace(sightings=[{"uuid": u, "timestamp": 1700000000} for _, _, us in items for u in us],
+                                   summary=f"historical: {len(items)} searched")  # fmt: skip
+
+    class Fb:
+        def __init__(self):
+            self.queued = []
+            self.suppressions = type("S", (), {"keys": lambda self: []})()
+
+        def queue_sightings(self, s):
+            self.queued.extend(s)
+
+        def poll(self):
+            from types import SimpleNamespace
+
+            return SimpleNamespace(removals=[], readmit=[], lines=0, delivered=0, misp_error="", summary="")
+
+        def close(self):
+            pass
+
+    b = make(tmp_path)
+    fb, m = Fb(), Matcher()
+    b.attach_feedback(fb)
+    b.attach_historical(m)
+    a = mm.new_attribute("domain", "old.example")
+    b.handle_messages([mm.publish_event(mm.new_event(attributes=[a]))])
+    import time as _t
+
+    deadline = _t.time() + 10
+    while not fb.queued and _t.time() < deadline:
+        b.service_historical()
+        _t.sleep(0.05)
+    b.stop_event.set()
+    assert m.seen == [("old.example", "Intel::DOMAIN", [a["uuid"]])]
+    assert fb.queued == [{"uuid": a["uuid"], "timestamp": 1700000000}]
