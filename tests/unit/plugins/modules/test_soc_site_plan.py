@@ -32,10 +32,10 @@ def test_valid_site_validates_without_writing(monkeypatch, site):
 
 
 def test_site_warnings_are_returned(monkeypatch, site):
-    for host in ("zeek-w05", "zeek-w06"):
-        site["hosts"][host]["hardware"]["capture_nics"] = [
-            {"name": "ens1f0", "speed_gbps": 100, "numa_node": 0, "link": "janet-1"}
-        ]
+    # janet-3 not tapped yet (no tap ports), its worker moved to janet-1 on the same tool ports
+    next(link for link in site["links"] if link["name"] == "janet-3").pop("tap_ports")
+    for nic in site["hosts"]["zeek-w05"]["hardware"]["capture_nics"]:
+        nic["link"] = "janet-1"
     result = run_module(monkeypatch, soc_site_plan, {"site": site})
     assert "link 'janet-3' is not fed to any Zeek worker capture NIC" in result["warnings_found"]
 
