@@ -30,7 +30,7 @@ STAGE1 = sorted(
 )
 
 
-KAFKA_LOGS = yaml.safe_load((REPO / "roles" / "kafka" / "defaults" / "main.yml").read_text())["kafka_zeek_logs"]
+SOC = yaml.safe_load((REPO / "roles" / "soc" / "defaults" / "main.yml").read_text())  # the shared facts
 
 
 def _run(*cmd, timeout=120):
@@ -172,12 +172,13 @@ def test_each_stage_policy_reaches_the_roles_variables(tmp_path):
         probe = tmp_path / f"probe{stage}.yml"
         probe.write_text(
             "- hosts: opensearch01:kafka01:zeek-log01\n  connection: local\n  gather_facts: false\n"
-            # the role default the inventory's topic overrides are built from (a play's vars_files would
-            # also override the inventory, as role defaults never do)
-            f"  vars: {{kafka_zeek_logs: {json.dumps(KAFKA_LOGS)}}}\n"
+            # the role defaults the inventory's settings are built from (a play's vars_files would also
+            # override the inventory, as role defaults never do)
+            f"  vars: {{kafka_zeek_logs: {json.dumps(SOC['soc_zeek_logs'])},"
+            f" soc_zeek_index_prefix: {SOC['soc_zeek_index_prefix']}}}\n"
             "  tasks:\n    - copy:\n        content: >-\n          {{ {\n"
             "            'os_days': opensearch_zeek_retention_days | default(none),\n"
-            "            'os_x509': (opensearch_zeek_logs | default({})).x509 | default(none),\n"
+            "            'os_x509': (opensearch_zeek_log_settings | default({})).x509 | default(none),\n"
             "            'masked': (opensearch_security_roles | default({})).socforge_analyst.index_permissions"
             " | default(none),\n"
             "            'zeek_days': zeek_log_expire_days | default(none),\n"
