@@ -348,7 +348,8 @@ def _misp_time(text) -> float | None:
 
 def misp_sync_checks(servers, logs, host: str, now: float, max_age_seconds: int = 86400) -> list[dict]:
     """One check per sync link of this instance (GET /servers/index, those with pull or push on):
-    ok when a pull or push with it is logged within `max_age_seconds` and no error after it; from
+    ok when a pull or push with it is logged within `max_age_seconds` and no error after it (none
+    logged yet: a warning, unless an error is); from
     MISP's audit log (POST /admin/logs/index, model Server, actions pull/push/error)."""
     entries = {}
     for item in logs or []:
@@ -370,7 +371,8 @@ def misp_sync_checks(servers, logs, host: str, now: float, max_age_seconds: int 
         errors = [e for e in mine if e[1] == "error"]
         direction = "/".join(d for d in ("pull", "push") if srv.get(d))
         if not done:
-            status = "fail"
+            # a new link not synced yet is a warning; one that only ever failed is a failure
+            status = "fail" if errors else "warn"
             detail = f"{direction} with {srv.get('url')}: no sync logged" + (
                 f"; last error: {errors[-1][2]}" if errors else ""
             )

@@ -308,6 +308,9 @@ def test_misp_last_sync_per_link():
     none = soc_status.misp_sync_checks(MISP_SERVERS[2:], MISP_LOGS, "hub", NOW)
     assert [(c["check"], c["status"]) for c in none] == [("sync links", "warn")]
     never = soc_status.misp_sync_checks(MISP_SERVERS[:1], [], "hub", NOW)
+    assert never[0]["status"] == "warn"  # a new link, not synced yet
+    only_failed = soc_status.misp_sync_checks(MISP_SERVERS[1:2], MISP_LOGS[3:], "hub", NOW)
+    assert only_failed[0]["status"] == "fail" and "; last error: Failed: Push to" in only_failed[0]["detail"]
     assert never[0]["detail"] == "pull/push with https://10.89.30.22: no sync logged"
 
 
