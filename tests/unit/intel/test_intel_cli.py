@@ -80,3 +80,25 @@ def test_bad_config(tmp_path):
     assert proc.returncode == 2 and "unique name without '/'" in proc.stderr
     config.write_text("not json")
     assert run_cli(config).returncode == 2
+
+
+def test_suppression_list_of_the_bridge_keeps_noisy_intel_out(tmp_path):
+    """``suppress_path`` per source: the timer sync honours the suppression list the intel bridge's
+    feedback writes (noisy intel), so Zeek's re-read of this file does not bring it back."""
+    config, intel = write_config(tmp_path, [{"name": "infoblox", "feed_path": str(INFOBLOX)}])
+    assert run_cli(config).returncode == 0
+    line = (intel / "infoblox.intel").read_text().splitlines()[1]
+    key = "\t".join(line.split("\t")[:2])
+    shared = tmp_path / "bridge" / "suppressed.json"
+    shared.parent.mkdir()
+    shared.write_text(json.dumps({"version": 1, "keys": {key: {"rate": 150.0, "state": "proposed"}}}))
+    config, intel = write_config(
+        tmp_path, [{"name": "infoblox", "feed_path": str(INFOBLOX), "suppress_path": str(shared)}]
+    )
+    result = json.loads(run_cli(config).stdout)
+    assert result["changed"] and result["removals"] == 1
+    assert f"\n{key}\t" not in (intel / "infoblox.intel").read_text()
+    assert (intel / "infoblox.intel.removals").read_text().splitlines()[1].startswith(key + "\t")
+    shared.write_text(json.dumps({"version": 1, "keys": {}}))  # decided: discarded
+    assert json.loads(run_cli(config).stdout)["added"] == 1
+    assert f"\n{key}\t" in (intel / "infoblox.intel").read_text()
