@@ -52,7 +52,12 @@ def _trusted(value):
 def role_variables(**overrides) -> dict:
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
     role_vars = yaml.safe_load((ROLE / "vars" / "main.yml").read_text(encoding="utf-8"))
-    base = {"inventory_hostname": "pytest", "ansible_managed": "Managed by SOCForge (pytest)", "groups": {}}
+    base = {
+        "inventory_hostname": "pytest",
+        "ansible_managed": "Managed by SOCForge (pytest)",
+        "groups": {},
+        "hostvars": {},
+    }
     # the shared facts the role's defaults point at (its meta dependency, roles/soc)
     shared = yaml.safe_load((REPO / "roles" / "soc" / "defaults" / "main.yml").read_text(encoding="utf-8"))
     return _trusted({**shared, **defaults, **role_vars, **base, **overrides})

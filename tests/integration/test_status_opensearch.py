@@ -20,7 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_status_of_a_real_opensearch(opensearch_server, opensearch_client, tmp_path):
     now_ms = int(time.time() * 1000)
-    for index, ts in (("zeek-conn-status-test", now_ms - 60_000), ("zeek-weird-status-test", now_ms - 7_200_000)):
+    # an index prefix of its own: the OpenSearch server is shared with tests that store real Zeek logs
+    prefix = f"statustest{os.getpid()}"
+    for index, ts in ((f"{prefix}-conn-1", now_ms - 60_000), (f"{prefix}-weird-1", now_ms - 7_200_000)):
         opensearch_client.index(
             index=index,
             body={"@timestamp": datetime.fromtimestamp(ts / 1000, UTC).isoformat(), "uid": "CStatusTest1"},
@@ -43,6 +45,7 @@ def test_status_of_a_real_opensearch(opensearch_server, opensearch_client, tmp_p
         opensearch_http_port: {url.port}
         opensearch_install_root: {tmp_path}/no-plugins
         opensearch_zeek_logs: {{conn: {{}}, weird: {{}}, dns: {{}}}}
+        opensearch_zeek_index_prefix: {prefix}
         opensearch_status_stale_seconds: 900
     - ansible.builtin.copy:
         content: "{{{{ opensearch_status_checks | to_json }}}}"
