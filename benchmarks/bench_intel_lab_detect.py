@@ -85,9 +85,10 @@ def candidates():
 
 
 def pages(inventory, manager):
-    res = ansible(inventory, manager, "ansible.builtin.command", f"cat {PAGES}", become=True)
+    # slurp answers JSON after "=>" in ansible's one-line output (command's answer has no "=>")
+    res = ansible(inventory, manager, "ansible.builtin.slurp", f"src={PAGES}", become=True)
     out = []
-    for ln in res.get("stdout", "").splitlines():
+    for ln in base64.b64decode(res.get("content", "")).decode("utf-8", "replace").splitlines():
         try:
             out.append(json.loads(ln))
         except ValueError:
