@@ -14,6 +14,7 @@ batches with sequence numbers, acknowledgements, resending what was not acknowle
 when the ZeroMQ backend's drop counters moved), and a rate limit for bulk pushes.
 """
 
+import abc
 import json
 import logging
 import os
@@ -46,22 +47,25 @@ class Reply:
         return f"Reply({self.name}, {self.args!r})"
 
 
-class Transport:
+class Transport(abc.ABC):
     """connect() / publish(event name, args) / poll(timeout) -> [Reply] / close()."""
 
     kind = "?"
 
+    @abc.abstractmethod
     def connect(self):
-        raise NotImplementedError
+        """Open the connection to the Zeek manager."""
 
+    @abc.abstractmethod
     def publish(self, name, args):
-        raise NotImplementedError
+        """Send one event (name, args) to the manager's topic."""
 
+    @abc.abstractmethod
     def poll(self, timeout):
-        raise NotImplementedError
+        """Replies received within ``timeout`` seconds, as a list of Reply."""
 
-    def close(self):
-        pass
+    def close(self):  # noqa: B027 -- optional hook: a transport without a connection to close needs nothing
+        """Close the connection (nothing to do by default)."""
 
 
 # -- Broker (Zeek 7.x) ------------------------------------------------------------------------
