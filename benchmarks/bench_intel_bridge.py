@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 from ansible_collections.socforge.core.plugins.module_utils.intel.bridge import Bridge, BridgeConfig  # noqa: E402
 
 from tests.integration.intel_bridge import misp_messages as mm  # noqa: E402
-from tests.integration.intel_bridge.harness import PACKAGE, Publisher, free_port  # noqa: E402
+from tests.integration.intel_bridge.harness import PACKAGE, Publisher, free_port, zeromq_standalone_lines  # noqa: E402
 from tests.zeek_runtime import find_zeek  # noqa: E402
 
 SRC = "MISP ({uuid}) - SOCForge"
@@ -67,15 +67,7 @@ def start_zeek(build, workdir, snapshot):
     port = free_port()
     lines = ["@load base/frameworks/intel", f"@load {PACKAGE}/main.zeek"]
     if build.major != "7":
-        x, p = free_port(), free_port()
-        lines += [
-            "@load frameworks/cluster/backend/zeromq",
-            "redef Cluster::Backend::ZeroMQ::run_proxy_thread = T;",
-            f'redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = "tcp://127.0.0.1:{x}";',
-            f'redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = "tcp://127.0.0.1:{x}";',
-            f'redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = "tcp://127.0.0.1:{p}";',
-            f'redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = "tcp://127.0.0.1:{p}";',
-        ]
+        lines += zeromq_standalone_lines()
     lines += [
         f"redef SOCForgeBridge::listen_port = {port}/tcp;",
         f'redef SOCForgeBridge::snapshot_file = "{snapshot}";',

@@ -27,6 +27,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def zeromq_standalone_lines():
+    """Zeek 8 script lines for a single process on the ZeroMQ backend (its own proxy thread on two
+    free loopback ports), so the WebSocket API has a cluster backend to publish into."""
+    x, p = free_port(), free_port()
+    return [
+        "@load frameworks/cluster/backend/zeromq",
+        "redef Cluster::Backend::ZeroMQ::run_proxy_thread = T;",
+        f'redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = "tcp://127.0.0.1:{x}";',
+        f'redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = "tcp://127.0.0.1:{x}";',
+        f'redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = "tcp://127.0.0.1:{p}";',
+        f'redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = "tcp://127.0.0.1:{p}";',
+    ]
+
+
 def wait(cond, timeout, step=0.05, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -81,15 +95,7 @@ class LiveZeek:
             f"@load {DUMP}",
         ]
         if not self.broker:
-            x, p = free_port(), free_port()
-            lines += [
-                "@load frameworks/cluster/backend/zeromq",
-                "redef Cluster::Backend::ZeroMQ::run_proxy_thread = T;",
-                f'redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = "tcp://127.0.0.1:{x}";',
-                f'redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = "tcp://127.0.0.1:{x}";',
-                f'redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = "tcp://127.0.0.1:{p}";',
-                f'redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = "tcp://127.0.0.1:{p}";',
-            ]
+            lines += zeromq_standalone_lines()
         lines += [
             f"redef SOCForgeBridge::listen_port = {self.port}/tcp;",
             f'redef SOCForgeBridge::snapshot_file = "{self.snapshot_file}";',
