@@ -1,4 +1,4 @@
-"""Filters exposing the Zeek layout engine (plugins/module_utils/zeek_layout.py) to playbooks and roles.
+"""Filters exposing the Zeek layout engine (plugins/module_utils/zeek_layout/) to playbooks and roles.
 
 Each filter is documented in plugins/filter/<filter name>.yml (ansible-doc -t filter socforge.core.<name>).
 """

@@ -1,4 +1,4 @@
-"""Layout engine: a table of hardware cases plus one test per rule (plugins/module_utils/zeek_layout.py)."""
+"""Layout engine: a table of hardware cases plus one test per rule (plugins/module_utils/zeek_layout/)."""
 
 import configparser
 

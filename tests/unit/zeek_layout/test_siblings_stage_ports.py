@@ -1,5 +1,5 @@
 """Hyper-thread sibling numbering (spread, adjacent, explicit), staged rollouts and cluster ports
-(plugins/module_utils/zeek_layout.py)."""
+(plugins/module_utils/zeek_layout/)."""
 
 import pytest
 from ansible_collections.socforge.core.plugins.module_utils import zeek_layout as z
