@@ -646,7 +646,7 @@ def test_a_bug_in_the_double_is_a_500_and_fails_the_test(monkeypatch) -> None:
 
     gen = fixtures.misp_double_factory.__wrapped__()
     double = next(gen)(datasets=("pymisp",))
-    route = next(r for r in double._routes if r.template == "/servers/getVersion")
+    route = next(r for r in double.api.routes if r.template == "/servers/getVersion")
     monkeypatch.setattr(route, "handler", lambda **_: 1 / 0)
     response = requests.get(double.url + "/servers/getVersion", headers={"Authorization": double.key}, timeout=5)
     assert response.status_code == 500 and "ZeroDivisionError" in response.json()["message"]
