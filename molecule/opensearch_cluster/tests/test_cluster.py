@@ -145,3 +145,15 @@ def test_writer_cannot_touch_other_indices_and_analyst_cannot_write(host):
     assert status == 403
     status, _ = curl(host, "/zeek-conn-x/_doc", user="analyst", method="POST", body={"a": 1})
     assert status == 403
+
+
+def test_admin_key_only_on_the_node_that_runs_securityadmin(host):
+    """securityadmin runs on the cluster's first node; the admin key (which can rewrite the security
+    index) is there alone, 0600 root, and nowhere else; every node keeps its own node key."""
+    admin_key = host.file("/etc/opensearch/certs/admin.key")
+    if me(host) == NODES[0]:
+        assert admin_key.exists and admin_key.mode == 0o600 and admin_key.user == "root"
+    else:
+        assert not admin_key.exists
+        assert not host.file("/etc/opensearch/certs/admin.crt").exists
+    assert host.file("/etc/opensearch/certs/node.key").mode == 0o640

@@ -53,10 +53,7 @@ def test_bcrypt_salts_are_random_per_site_and_kept(tmp_path):
         {
             "hosts": "localhost",
             "gather_facts": False,
-            "vars_files": [
-                str(REPO / "roles" / "soc" / "defaults" / "main.yml"),
-                str(ROLE / "defaults" / "main.yml"),
-            ],
+            "vars_files": _role_vars_files(),
             "tasks": [
                 {
                     "name": "Render internal_users.yml as the role does",
@@ -200,3 +197,142 @@ def test_ca_key_lives_beside_the_site_inventory_never_in_the_collection(tmp_path
             copy = task.get("ansible.builtin.copy") or {}
             sources = json.dumps([copy.get("src"), task.get("loop")])
             assert not copy or "ca.key" not in sources, f"{task_file.name}: {task['name']} copies the CA key"
+
+
+def _role_vars_files():
+    return [
+        str(REPO / "roles" / "soc" / "defaults" / "main.yml"),
+        str(ROLE / "defaults" / "main.yml"),
+        str(ROLE / "vars" / "main.yml"),
+    ]
+
+
+def test_the_shippers_writer_is_made_from_the_shared_facts(tmp_path):
+    """soc_log_writer_user with soc_log_writer_password becomes an internal user mapped to
+    socforge_log_writer (the password the shippers default to); no password, no writer; an entry of the
+    writer's name in opensearch_internal_users replaces the made one."""
+    security = ROLE / "templates/etc/opensearch/opensearch-security"
+    cases = {
+        "shared": {"soc_log_writer_user": "shipper", "soc_log_writer_password": "writer-Pw-from-vault"},
+        "none": {},
+        "own": {
+            "soc_log_writer_password": "writer-Pw-from-vault",
+            "opensearch_internal_users": {"logstash": {"password": "own-entry-Pw-12", "roles": ["all_access"]}},
+        },
+    }
+    tasks = []
+    for case, case_vars in cases.items():
+        for name in ("internal_users", "roles_mapping"):
+            tasks.append(
+                {
+                    "name": f"{case}: {name}",
+                    "ansible.builtin.template": {
+                        "src": str(security / f"{name}.yml.j2"),
+                        "dest": str(tmp_path / f"{case}-{name}.yml"),
+                        "mode": "0600",
+                    },
+                    "vars": {"opensearch_pki_dir": str(tmp_path / "pki"), **case_vars},
+                }
+            )
+    shippers = {
+        "hosts": "localhost",
+        "gather_facts": False,
+        "vars_files": [str(REPO / "roles" / r / "defaults" / "main.yml") for r in ("soc", "tenzir", "logstash")],
+        "tasks": [
+            {
+                "name": "the shippers' password defaults",
+                "ansible.builtin.copy": {
+                    "content": "{{ [tenzir_opensearch_password, logstash_opensearch_password] | to_json }}",
+                    "dest": str(tmp_path / "shippers.json"),
+                    "mode": "0600",
+                },
+                "vars": {"soc_log_writer_password": "writer-Pw-from-vault"},
+            }
+        ],
+    }
+    plays = [{"hosts": "localhost", "gather_facts": False, "vars_files": _role_vars_files(), "tasks": tasks}, shippers]
+    done = run_playbook(tmp_path, plays)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    def load(case, name):
+        data = yaml.safe_load((tmp_path / f"{case}-{name}.yml").read_text())
+        return {k: v for k, v in data.items() if k != "_meta"}
+
+    users = load("shared", "internal_users")
+    assert list(users) == ["shipper"]
+    assert bcrypt.checkpw(b"writer-Pw-from-vault", users["shipper"]["hash"].replace("$2y$", "$2b$", 1).encode())
+    assert load("shared", "roles_mapping") == {"socforge_log_writer": {"reserved": False, "users": ["shipper"]}}
+    assert load("none", "internal_users") == {} and load("none", "roles_mapping") == {}
+    own = load("own", "internal_users")
+    assert list(own) == ["logstash"]
+    assert bcrypt.checkpw(b"own-entry-Pw-12", own["logstash"]["hash"].replace("$2y$", "$2b$", 1).encode())
+    assert load("own", "roles_mapping") == {"all_access": {"reserved": False, "users": ["logstash"]}}
+    # the shippers log in with the same shared password (their role defaults, resolved)
+    assert json.loads((tmp_path / "shippers.json").read_text()) == ["writer-Pw-from-vault"] * 2
+
+
+def test_admin_key_only_on_the_node_that_runs_securityadmin(tmp_path):
+    """The certificate task's loop, as each node of a three-node cluster resolves it: the admin
+    certificate and key go to the cluster's first host only, which is where securityadmin is
+    delegated; the other nodes get a task that removes them."""
+    tasks = yaml.safe_load((ROLE / "tasks" / "configure.yml").read_text())
+    install = next(t for t in tasks if t["name"].startswith("Install the CA and node certificates"))
+    remove = next(t for t in tasks if t["name"].startswith("No admin key"))
+    apply = yaml.safe_load((ROLE / "tasks" / "security_apply.yml").read_text())
+    securityadmin = next(t for t in apply if "securityadmin" in t["name"])
+    assert securityadmin["delegate_to"] == "{{ __opensearch_admin_host }}" and securityadmin["run_once"]
+    assert "-key" in securityadmin["ansible.builtin.command"]["argv"]
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        yaml.safe_dump({"all": {"children": {"opensearch_nodes": {"hosts": {f"os{i}": {} for i in (1, 2, 3)}}}}})
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    plays = [
+        {
+            "hosts": "opensearch_nodes",
+            "gather_facts": False,
+            "connection": "local",
+            "vars_files": _role_vars_files(),
+            "tasks": [
+                {
+                    "name": "resolve",
+                    "ansible.builtin.copy": {
+                        "content": "{{ {'copied': ("
+                        + install["loop"].strip()[2:-2]
+                        + ") | map(attribute='dest') | list,"
+                        " 'admin_host': __opensearch_admin_host, 'removes': (" + remove["when"] + ")} | to_json }}",
+                        "dest": str(out) + "/{{ inventory_hostname }}.json",
+                        "mode": "0600",
+                    },
+                }
+            ],
+        }
+    ]
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            str(playbook),
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    seen = {h: json.loads((out / f"{h}.json").read_text()) for h in ("os1", "os2", "os3")}
+    assert {h: v["admin_host"] for h, v in seen.items()} == {"os1": "os1", "os2": "os1", "os3": "os1"}
+    assert seen["os1"]["copied"] == ["ca.crt", "node.crt", "node.key", "admin.crt", "admin.key"]
+    assert seen["os1"]["removes"] is False
+    for host in ("os2", "os3"):
+        assert seen[host]["copied"] == ["ca.crt", "node.crt", "node.key"]
+        assert seen[host]["removes"] is True
