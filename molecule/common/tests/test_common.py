@@ -150,3 +150,22 @@ def test_baseline_services_and_files(host):
     user = host.user("socsvc")
     assert user.shell == "/usr/sbin/nologin"
     assert host.run("passwd -S socsvc").stdout.split()[1] == "L"
+
+
+def test_syslog_forwarded_over_tls_to_the_log_host(host):
+    """rsyslog's gtls driver (rsyslog-gnutls, installed by the role) forwards to the log host's TLS
+    listener (prepare.yml: openssl s_server, which reads nothing but TLS): a message logged here arrives
+    there in clear text only after the TLS handshake with a certificate of the configured CA and name."""
+    assert host.package("rsyslog-gnutls").is_installed
+    conf = host.file("/etc/rsyslog.d/50-socforge.conf").content_string
+    assert 'StreamDriver="gtls"' in conf and 'StreamDriverAuthMode="x509/name"' in conf
+    assert 'StreamDriverPermittedPeers="loghost.molecule.test"' in conf and 'port="6514"' in conf
+    token = f"socforge-tls-forward-{uuid.uuid4().hex}"
+    host.run_test(f"logger -p user.notice {token}")
+    received = ""
+    for _ in range(60):
+        received = admin_probe.run("cat /var/log/loghost-received.log").stdout
+        if token in received:
+            break
+        time.sleep(0.5)
+    assert token in received
