@@ -134,7 +134,10 @@ def main():
             fh.write(value + "\n")
         ev = pymisp.MISPEvent()
         ev.info = f"SOCForge bench time-to-detect {value}"
-        ev.distribution = 0
+        # connected communities: the Zeek managers' account on the hub is another organisation (an
+        # org-only event is invisible to it, the bridge then rightly ignores it), and from a spoke the
+        # event must travel over the sync link
+        ev.distribution = 2
         ev.add_attribute("domain", value, to_ids=True, category="Network activity")
         ev = misp.add_event(ev, pythonify=True)
         t0 = time.time()

@@ -76,6 +76,12 @@ def parse(raw, received=None):
         ev = data.get("Event", data)
         if not isinstance(ev, dict) or not ev.get("uuid"):
             raise FeedError("ZeroMQ misp_json: published event without uuid")
+        # MISP sends misp_json only when it publishes an event, but it renders the event before it
+        # saves the publication: the real MISP 2.5.1 sends "published": false, "publish_timestamp":
+        # "0" (seen in the lab). The topic is the publication; the flag in the body is stale.
+        ev = {**ev, "published": True}
+        if str(ev.get("publish_timestamp") or "0") == "0":
+            ev["publish_timestamp"] = str(int(received))
         return Change("publish", topic, "publish", ev["uuid"], str(ev.get("id", "")), body=ev, received=received)
     if topic == "misp_json_attribute":
         attr = data.get("Attribute")

@@ -99,8 +99,10 @@ def frame(topic, payload):
 
 
 def publish_event(event):
-    """misp_json: Event::publishEventToZmq (the full event)."""
-    return frame("misp_json", {"Event": event})
+    """misp_json: Event::publishEventToZmq (the full event), rendered as the real MISP 2.5.1 sends it:
+    BEFORE the publication is saved ("published": false, "publish_timestamp": "0" - seen on the lab's
+    hub, an event published through the API)."""
+    return frame("misp_json", {"Event": {**event, "published": False, "publish_timestamp": "0"}})
 
 
 def attribute_saved(attr, event, action="add"):
