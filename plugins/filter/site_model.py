@@ -34,6 +34,8 @@ def soc_site_hosts(hostvars, groups):
             "hardware": dict(hv.get("soc_hardware") or {}),
             # the rollout stage of a host that captures no link (soc_rollout.py); default 1
             "stage": hv.get("soc_host_stage"),
+            # Kafka's security as the inventory sets it (unset: roles/soc's default, SASL_SSL with ACLs)
+            "kafka": {name: hv.get(name) for name in site_model.KAFKA_SECURITY_VARS if hv.get(name) is not None},
         }
     return out
 

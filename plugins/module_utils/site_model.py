@@ -42,6 +42,12 @@ DEFAULT_REQUIRED_GROUPS = (
 # Networks whose separation the model enforces.
 ADMIN_NETWORK = "admin"
 IPMI_NETWORK = "ipmi"
+# Kafka: what roles/soc gives every broker and client unless the inventory says otherwise
+# (soc_kafka_security_protocol; tests/unit/site/test_kafka_security_default.py keeps the two equal),
+# and the inventory variables that say otherwise.
+DEFAULT_KAFKA_SECURITY_PROTOCOL = "SASL_SSL"
+KAFKA_SECURITY_VARS = ("kafka_security_protocol", "soc_kafka_security_protocol", "kafka_acl_enabled")
+KAFKA_GROUP = "kafka_brokers"
 HARDWARE_KEYS = ("cores", "threads_per_core", "memory_gb", "numa_nodes")
 INTERFACE_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$")
 
@@ -267,11 +273,50 @@ def validate_site(site: dict, required_groups=DEFAULT_REQUIRED_GROUPS) -> Valida
     )
     for name in untapped:
         report.warnings.append(f"link '{name}' is not fed to any Zeek worker capture NIC")
+    report.warnings.extend(kafka_security_warnings(hosts))
     # Tap aggregator: every tap port mapped to tool ports, tool ports able to carry the link's peak.
     aggregation = tap_aggregation.analyse(links, hosts, groups)
     report.errors.extend(aggregation["errors"])
     report.warnings.extend(aggregation["warnings"])
     return report
+
+
+def _truthy(value) -> bool:
+    return value is True or str(value).strip().lower() in ("true", "yes", "on", "1")
+
+
+def kafka_security_warnings(hosts: dict, group: str = KAFKA_GROUP) -> list[str]:
+    """A warning per set of brokers whose inventory takes Kafka below the default (SASL_SSL with ACLs):
+    plain text, no logins, or ACLs off - each saying what is then open."""
+    settings: dict[tuple[str, bool], list[str]] = {}
+    for host, spec in sorted(hosts.items()):
+        if group not in (spec.get("groups") or []):
+            continue
+        given = spec.get("kafka") or {}
+        protocol = str(
+            given.get("kafka_security_protocol")
+            or given.get("soc_kafka_security_protocol")
+            or DEFAULT_KAFKA_SECURITY_PROTOCOL
+        ).upper()
+        acls = given.get("kafka_acl_enabled")
+        acls = protocol == "SASL_SSL" if acls is None else _truthy(acls)
+        settings.setdefault((protocol, acls), []).append(host)
+    out = []
+    for (protocol, acls), names in sorted(settings.items()):
+        gaps = []
+        if "SSL" not in protocol:
+            gaps.append("no TLS: Zeek's logs cross the data network in clear")
+        if not protocol.startswith("SASL"):
+            gaps.append("no logins: any host that reaches the brokers can read and write every topic")
+        elif not acls:
+            gaps.append("ACLs off (kafka_acl_enabled): every logged-in user can read and write every topic")
+        if gaps:
+            out.append(
+                f"kafka on {', '.join(names)}: {protocol}{' without ACLs' if protocol.startswith('SASL') and not acls else ''}"
+                " as the inventory sets it "
+                f"(the default is {DEFAULT_KAFKA_SECURITY_PROTOCOL} with ACLs) - {'; '.join(gaps)}"
+            )
+    return out
 
 
 def host_vlans(addresses: dict, networks: dict, vlan_networks) -> list[dict]:

@@ -60,6 +60,8 @@ def role_variables(**overrides) -> dict:
     }
     # the shared facts the role's defaults point at (its meta dependency, roles/soc)
     shared = yaml.safe_load((REPO / "roles" / "soc" / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    # the test broker (kafka_server.py) listens in plain text; a test wanting SASL_SSL overrides it
+    shared["soc_kafka_security_protocol"] = "PLAINTEXT"
     return _trusted({**shared, **defaults, **role_vars, **base, **overrides})
 
 

@@ -60,6 +60,9 @@ EXTRA_VARS = {
         " opensearch_group_configuration, opensearch_host_configuration, recursive=True) }}",
     },
     "logstash": {"__logstash_log": "conn"},  # configure.yml renders one pipeline per log
+    # ACLs' super users: the brokers' certificate CNs, read from the site's certificate files (which a
+    # site keeps beside its inventory, not in the repository); no listener depends on them
+    "kafka": {"__kafka_broker_principals": []},
     "zeek": {
         "__zeek_layout": "{{ __zeek_cluster_members | socforge.core.zeek_layout(soc_links | default([]), zeek_layout_settings) }}",
     },

@@ -33,6 +33,7 @@ def load_site(inventory_dir):
             "bmc_address": hv.get("soc_bmc_address"),
             "hardware": dict(hv.get("soc_hardware") or {}),
             "stage": hv.get("soc_host_stage"),
+            "kafka": {k: hv[k] for k in site_model.KAFKA_SECURITY_VARS if hv.get(k) is not None},
         }
     return {
         "name": first["soc_site_name"],
@@ -245,6 +246,9 @@ def test_plan_playbook_writes_report_and_svg(tmp_path):
     report = (out / "report.md").read_text()
     assert "Validation: **passed**" in report
     assert "| 1 | lhcopn | 100 | 60% | optical | yes |" in report
+    # Kafka at the default, SASL_SSL with ACLs: no warning (the lab's PLAINTEXT has one,
+    # test_kafka_security_default.py)
+    assert "warning: kafka" not in report
     svg = (out / "topology.svg").read_text()
     assert svg.lstrip().startswith("<?xml") and "</svg>" in svg and "lhcopn" in svg
     # a second run writes nothing new
