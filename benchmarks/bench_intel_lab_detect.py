@@ -111,6 +111,31 @@ def pages(inventory, manager):
     return out
 
 
+def misp_client(inventory, host):
+    """pymisp on a lab MISP instance with its admin key (the controller's API URL of that host)."""
+    import pymisp
+
+    hv = ansible(inventory, host, "ansible.builtin.debug",
+                 "msg={{ misp_api_url | default(misp_baseurl) }}|{{ misp_secrets_dir | default('/etc/socforge/misp') }}")["msg"]  # fmt: skip
+    url, secrets = hv.split("|")
+    res = ansible(inventory, host, "ansible.builtin.slurp", f"src={secrets}/admin_api_key", become=True)
+    key = base64.b64decode(res["content"]).decode().strip()
+    return pymisp.PyMISP(url, key, ssl=False, timeout=30)  # the lab's own CA; lab only
+
+
+def sighting_delay(misp, value, source, t0, timeout):
+    """Seconds from t0 until `misp` holds a sighting of `value` from `source` (the bridge's sightings
+    source, the cluster name), or None."""
+    deadline = t0 + timeout
+    while time.time() < deadline:
+        found = misp.search(controller="attributes", value=value, include_sightings=True, pythonify=False)
+        for attr in (found or {}).get("Attribute", []):
+            if any(str(x.get("source", "")) == source for x in attr.get("Sighting", [])):
+                return time.time() - t0
+        time.sleep(3.0)
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--inventory", default="inventories/lab")
@@ -118,27 +143,21 @@ def main():
     ap.add_argument("--manager", default="lab-zeek-mgr")
     ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument(
+        "--sightings-on", default="lab-misp-hub", help="MISP instance to find the bridge's sighting on ('' = skip)"
+    )
+    ap.add_argument("--sighting-source", default="socforge-lab-zeek")
+    ap.add_argument("--sighting-timeout", type=float, default=150.0)
     args = ap.parse_args()
     import pymisp
 
     try:
-        hv = ansible(args.inventory, args.hub, "ansible.builtin.debug",
-                 "msg={{ misp_api_url | default(misp_baseurl) }}|{{ misp_secrets_dir | default('/etc/socforge/misp') }}")["msg"]  # fmt: skip
+        misp = misp_client(args.inventory, args.hub)
+        sightings_misp = misp_client(args.inventory, args.sightings_on) if args.sightings_on else None
     except (LabDown, OSError, subprocess.TimeoutExpired) as exc:
         # make bench runs every benchmark: without a running lab this one has nothing to measure
         print(f"time to detect: the lab is not reachable, nothing measured ({str(exc)[:200]})")
         return
-    url, secrets = hv.split("|")
-    key = (
-        base64.b64decode(
-            ansible(args.inventory, args.hub, "ansible.builtin.slurp", f"src={secrets}/admin_api_key", become=True)[
-                "content"
-            ]
-        )
-        .decode()
-        .strip()
-    )
-    misp = pymisp.PyMISP(url, key, ssl=False, timeout=30)  # the lab's own CA; lab only
     names = seen_live(args.inventory, args.manager, candidates())
     if len(names) < args.trials:
         raise SystemExit(f"only {len(names)} unused domains of the replayed pcaps left (remove {USED} to reuse them)")
@@ -170,12 +189,22 @@ def main():
                 ):
                     page = p
                     break
-        misp.delete_event(ev)
         took = (page["received"] - t0) if page else None
+        seen = None
+        if page and sightings_misp is not None:
+            # the bridge reports the match as a sighting (batched, at most one per attribute per interval)
+            seen = sighting_delay(sightings_misp, value, args.sighting_source, t0, args.sighting_timeout)
+        misp.delete_event(ev)
         results.append((value, took))
         print(
             f"  {value:<40} "
             + (f"paged {took:.2f} s after publish" if took is not None else f"no page within {args.timeout:.0f} s")
+            + (
+                ""
+                if not page or sightings_misp is None
+                else f"; sighting on {args.sightings_on} "
+                + (f"{seen:.1f} s after publish" if seen is not None else f"not within {args.sighting_timeout:.0f} s")
+            )
         )
         sys.stdout.flush()
     got = sorted(t for _, t in results if t is not None)
