@@ -21,17 +21,16 @@ ROLE = REPO / "roles" / "opensearch"
 PASSWORD = "same-password-on-every-site"
 
 
-def run_playbook(tmp_path, plays, *extra):
+def run_playbook(tmp_path, plays, *extra, inventory=None):
+    """ansible-playbook on `plays` (written to tmp_path): on localhost, or on an inventory's hosts."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    target = ["-i", "localhost,", "-c", "local"] if inventory is None else ["-i", str(inventory)]
     return subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
+            *target,
             str(playbook),
             "-e",
             f"ansible_python_interpreter={sys.executable}",
@@ -169,25 +168,7 @@ def test_ca_key_lives_beside_the_site_inventory_never_in_the_collection(tmp_path
             ],
         }
     ]
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            str(REPO / "inventories" / "example-site"),
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            str(playbook),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=180,
-    )
+    done = run_playbook(tmp_path, plays, inventory=str(REPO / "inventories" / "example-site"))
     assert done.returncode == 0, done.stdout + done.stderr
     resolved = json.loads(out.read_text())
     site = REPO / "inventories" / "example-site" / ".pki" / "opensearch"
@@ -309,25 +290,7 @@ def test_admin_key_only_on_the_node_that_runs_securityadmin(tmp_path):
             ],
         }
     ]
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            str(inventory),
-            str(playbook),
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=180,
-    )
+    done = run_playbook(tmp_path, plays, inventory=str(inventory))
     assert done.returncode == 0, done.stdout + done.stderr
     seen = {h: json.loads((out / f"{h}.json").read_text()) for h in ("os1", "os2", "os3")}
     assert {h: v["admin_host"] for h, v in seen.items()} == {"os1": "os1", "os2": "os1", "os3": "os1"}
