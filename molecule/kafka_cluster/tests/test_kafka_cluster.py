@@ -308,7 +308,11 @@ class Load:
 
         n = 0
         while not self.stop.is_set():
-            producer.produce(self.topic, f"rolling-{n}".encode(), on_delivery=done)
+            try:
+                producer.produce(self.topic, f"rolling-{n}".encode(), on_delivery=done)
+            except BufferError:  # local queue full while a leader moves: wait for reports, then retry
+                producer.poll(0.5)
+                continue
             producer.poll(0.02)
             n += 1
         producer.flush(120)
@@ -411,11 +415,14 @@ def test_rolling_restart_one_broker_at_a_time_under_load():
         assert healed, f"no sample with 3 brokers and 0 under-replicated partitions between {a} and {b}"
     assert min(n for t, n, _urp in load.samples if times[0][0] < t < times[-1][1]) >= 2  # never two out
 
-    # the producer kept writing while each broker was out (from its stop until the cluster healed)
-    for stop, _, name in times:
-        healed_at = min((s[0] for s in load.samples if s[0] > stop and s[1] == 3 and s[2] == 0), default=None)
+    # the producer kept writing while each broker was out: from its stop until the cluster healed after its
+    # new process started (a sample taken during the controlled shutdown still shows 3 brokers and full ISRs,
+    # so "healed" only counts once the broker is back)
+    for stop, start, name in times:
+        healed_at = min((s[0] for s in load.samples if s[0] > start and s[1] == 3 and s[2] == 0), default=None)
         assert healed_at is not None, f"the cluster never healed after {name}"
-        assert any(stop <= t <= healed_at for t, _ in load.acked), f"no record acknowledged while {name} was out"
+        acked_out = [t for t, _ in load.acked if stop <= t <= healed_at]
+        assert acked_out, f"no record acknowledged in the {healed_at - stop:.1f} s {name} was out"
 
     # nothing lost: every acknowledged record was consumed; no delivery failed
     acked = {v for _, v in load.acked}
