@@ -26,8 +26,8 @@ def soc_status_misp_workers(workers, host):
     return soc_status.misp_worker_checks(workers, host)
 
 
-def soc_status_misp_sync(servers, logs, host, now, max_age_seconds=86400):
-    return soc_status.misp_sync_checks(servers, logs, host, float(now), int(max_age_seconds))
+def soc_status_misp_sync(servers, logs, host, now, max_age_seconds=86400, holds_links=True):
+    return soc_status.misp_sync_checks(servers, logs, host, float(now), int(max_age_seconds), bool(holds_links))
 
 
 def soc_status_aggregator_ports(links, host, ports=None):

@@ -346,11 +346,17 @@ def _misp_time(text) -> float | None:
         return None
 
 
-def misp_sync_checks(servers, logs, host: str, now: float, max_age_seconds: int = 86400) -> list[dict]:
+def misp_sync_checks(
+    servers, logs, host: str, now: float, max_age_seconds: int = 86400, holds_links: bool = True
+) -> list[dict]:
     """One check per sync link of this instance (GET /servers/index, those with pull or push on):
     ok when a pull or push with it is logged within `max_age_seconds` and no error after it (none
     logged yet: a warning, unless an error is); from
-    MISP's audit log (POST /admin/logs/index, model Server, actions pull/push/error)."""
+    MISP's audit log (POST /admin/logs/index, model Server, actions pull/push/error).
+
+    `holds_links` False: the hub of a hub-and-spoke site, whose spokes hold the links to it (they are
+    checked on each spoke) - no link of its own is then as it should be; links it does hold (external
+    partners) are checked as any other."""
     entries = {}
     for item in logs or []:
         log = item.get("Log", item) if isinstance(item, dict) else {}
@@ -392,8 +398,10 @@ def misp_sync_checks(servers, logs, host: str, now: float, max_age_seconds: int 
                 "component": "misp",
                 "host": host,
                 "check": "sync links",
-                "status": "warn",
-                "detail": "no sync link with pull or push configured",
+                "status": "warn" if holds_links else "ok",
+                "detail": "no sync link with pull or push configured"
+                if holds_links
+                else "hub: its spokes hold the sync links to it (checked on each spoke)",
             }
         )
     return checks

@@ -121,3 +121,42 @@ def test_settings_bad_value_fails_with_the_server_reason(monkeypatch, opensearch
     assert failed["msg"].startswith("cluster settings: HTTP 400")
     assert "Illegal allocation.enable value [SOMETIMES]" in failed["msg"]
     assert ALLOCATION not in opensearch_client.cluster.get_settings(flat_settings=True)["transient"]
+
+
+def test_index_settings_bring_existing_indices_in_line(monkeypatch, opensearch_server, opensearch_client):
+    """A single node with an index that wants a replica is yellow; the module makes it green, once."""
+    from ansible_collections.socforge.core.plugins.modules import opensearch_index_settings as index_mod
+
+    names = ["socforge-auditlog-test-1", "socforge-auditlog-test-2"]
+    for name in names:
+        opensearch_client.indices.create(index=name, body={"settings": {"number_of_replicas": 1}})
+    try:
+        assert opensearch_client.cluster.health(index=names[0])["status"] == "yellow"
+        args = {
+            "hosts": [opensearch_server.url],
+            "index": "socforge-auditlog-test-*",
+            "settings": {"number_of_replicas": 0},
+        }
+
+        checked = run_module(monkeypatch, index_mod, args, check_mode=True, diff=True)
+        assert checked["changed"] is True and checked["indices"] == names
+        assert checked["diff"]["before"][names[0]] == {"index.number_of_replicas": "1"}
+        assert checked["diff"]["after"][names[1]] == {"index.number_of_replicas": "0"}
+        assert opensearch_client.cluster.health(index=names[0])["status"] == "yellow"  # check mode wrote nothing
+
+        first = run_module(monkeypatch, index_mod, args)
+        assert first["changes"] == {name: {"index.number_of_replicas": "0"} for name in names}
+        health = opensearch_client.cluster.health(index="socforge-auditlog-test-*", wait_for_status="green")
+        assert health["status"] == "green"
+        assert (
+            run_module(monkeypatch, index_mod, {**args, "settings": {"index": {"number_of_replicas": 0}}})["changed"]
+            is False
+        )
+
+        none = run_module(monkeypatch, index_mod, {**args, "index": "socforge-no-such-index-*"})
+        assert none == {**none, "changed": False, "indices": [], "changes": {}}
+
+        bad = fail_module(monkeypatch, index_mod, {**args, "settings": {"number_of_shards": 3}})
+        assert bad["msg"].startswith("index settings 'socforge-auditlog-test-*': HTTP 400")
+    finally:
+        opensearch_client.indices.delete(index=",".join(names))

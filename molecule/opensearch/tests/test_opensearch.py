@@ -92,3 +92,16 @@ def test_the_ca_key_never_reaches_the_node(host):
 
 def test_heap_from_settings(host):
     assert "-Xmx512m" in host.file("/etc/opensearch/jvm.options.d/socforge.options").content_string
+
+
+def test_single_node_is_green_with_its_audit_log(host):
+    """The security plugin's audit log (created at its first start, before any template) holds no
+    replica on a single node: the cluster is green, not yellow."""
+    status, indices = curl(host, "/_cat/indices/security-auditlog-*?format=json", user="admin")
+    assert status == 200 and indices, indices  # compliance logging wrote the security config reads
+    assert {i["rep"] for i in indices} == {"0"}, indices
+    status, health = curl(host, "/_cluster/health?wait_for_status=green&timeout=30s", user="admin")
+    assert status == 200 and health["status"] == "green", health
+    status, found = curl(host, "/_index_template/socforge-security-auditlog", user="admin")
+    assert status == 200
+    assert found["index_templates"][0]["index_template"]["template"]["settings"]["index"]["number_of_replicas"] == "0"

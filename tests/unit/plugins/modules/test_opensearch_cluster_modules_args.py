@@ -1,4 +1,4 @@
-"""Argument checks of opensearch_cluster_health / _settings: bad input fails naming it, and an
+"""Argument checks of opensearch_cluster_health / _settings / opensearch_index_settings: bad input fails naming it, and an
 unreachable cluster fails (health: after its timeout) instead of hanging or passing."""
 
 import socket
@@ -60,3 +60,12 @@ def test_settings_credentials_over_plain_http_refused(monkeypatch, closed_port):
     }
     result = fail_module(monkeypatch, settings_mod, args)
     assert "plain http" in result["msg"] and "secret-Pw-123" not in result["msg"]
+
+
+def test_index_settings_need_a_setting_and_name_the_index(monkeypatch, closed_port):
+    from ansible_collections.socforge.core.plugins.modules import opensearch_index_settings as index_mod
+
+    args = {"hosts": [f"http://127.0.0.1:{closed_port}"], "index": "audit-*", "settings": {}}
+    assert fail_module(monkeypatch, index_mod, args)["msg"] == "settings: no setting given for index 'audit-*'"
+    unreachable = {**args, "settings": {"number_of_replicas": 0}, "request_timeout": 1}
+    assert fail_module(monkeypatch, index_mod, unreachable)["msg"].startswith("index settings 'audit-*': ")

@@ -307,6 +307,11 @@ def test_misp_last_sync_per_link():
     assert stale[0]["status"] == "fail" and stale[0]["detail"].endswith("; older than 3600 s")
     none = soc_status.misp_sync_checks(MISP_SERVERS[2:], MISP_LOGS, "hub", NOW)
     assert [(c["check"], c["status"]) for c in none] == [("sync links", "warn")]
+    hub = soc_status.misp_sync_checks(MISP_SERVERS[2:], MISP_LOGS, "hub", NOW, holds_links=False)
+    assert [(c["check"], c["status"]) for c in hub] == [("sync links", "ok")]
+    assert hub[0]["detail"] == "hub: its spokes hold the sync links to it (checked on each spoke)"
+    hub_partner = soc_status.misp_sync_checks(MISP_SERVERS, MISP_LOGS, "hub", NOW, 3600, holds_links=False)
+    assert [c["status"] for c in hub_partner] == ["ok", "fail"]  # links it does hold are still checked
     never = soc_status.misp_sync_checks(MISP_SERVERS[:1], [], "hub", NOW)
     assert never[0]["status"] == "warn"  # a new link, not synced yet
     only_failed = soc_status.misp_sync_checks(MISP_SERVERS[1:2], MISP_LOGS[3:], "hub", NOW)
