@@ -2,6 +2,10 @@
 intel bridge on the Zeek manager pushes it into the running Zeek; the replayed traffic meets it; the
 Intel::Notice reaches the lab's loopback pager. Seconds from the publish request to the page's
 arrival (the pager stamps ``received`` with the host clock the containers share), target <= 5 s.
+Then the bridge's sighting of the match on the hub (``--sightings-on``), and the removal: the attribute
+deleted on the Zeek managers' MISP (``--removal-on``) -> removed in the running Zeek (the reporter.log
+record of the bridge's Zeek package, the lab sets ``SOCForgeBridge::log_changes``), target <= 1 s.
+``--hub lab-misp-spoke`` publishes on the spoke: the event reaches the hub over the sync link.
 
 Run it against a converged lab (``make lab``; it needs the lab's traffic replay and the bridge):
 
@@ -16,6 +20,7 @@ Talks to the lab through ``ansible`` (the inventory's connection) and pymisp; pr
 
 import argparse
 import base64
+import datetime
 import json
 import subprocess
 import sys
@@ -136,6 +141,54 @@ def sighting_delay(misp, value, source, t0, timeout):
     return None
 
 
+def reporter_records(inventory, manager):
+    """The current reporter.log of the lab's Zeek (the logger on the manager), JSON or TSV, as dicts."""
+    res = ansible(inventory, manager, "ansible.builtin.slurp", "src=/var/log/zeek/current/reporter.log", become=True)
+    fields, out = None, []
+    for ln in base64.b64decode(res.get("content", "")).decode("utf-8", "replace").splitlines():
+        if ln.startswith("{"):
+            try:
+                out.append(json.loads(ln))
+            except ValueError:
+                continue
+        elif ln.startswith("#fields"):
+            fields = ln.split("\t")[1:]
+        elif fields and not ln.startswith("#"):
+            out.append(dict(zip(fields, ln.split("\t"), strict=False)))
+    return out
+
+
+def _epoch(ts):
+    if isinstance(ts, (int, float)) or str(ts).replace(".", "", 1).isdigit():
+        return float(ts)
+    return datetime.datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
+
+
+def removal_delay(inventory, manager, misp, value, timeout):
+    """Delete `value`'s attribute on `misp` (the Zeek managers' MISP: its ZeroMQ feed drives the bridge)
+    and return the seconds until the running Zeek removed it - the reporter.log record the bridge's Zeek
+    package writes when it applies the removal (lab: SOCForgeBridge::log_changes = T), stamped by Zeek -
+    or None. Only the attributes still live are deleted (a spoke's copy is deleted on the hub)."""
+    found = misp.search(controller="attributes", value=value, pythonify=False)
+    attrs = [a for a in (found or {}).get("Attribute", []) if not a.get("deleted")]
+    if not attrs:
+        return None
+    prefix = f"socforge-intel-bridge: removed {value}"
+    t0 = time.time()
+    for attr in attrs:
+        misp.delete_attribute(attr["uuid"])
+    deadline = t0 + timeout
+    while time.time() < deadline:
+        time.sleep(0.5)
+        for rec in reporter_records(inventory, manager):
+            msg = str(rec.get("message", "")).replace("\\x09", "\t")
+            if msg.startswith(prefix) and msg[len(prefix) : len(prefix) + 1] in ("", "\t", " "):
+                when = _epoch(rec.get("ts", 0))
+                if when >= t0 - 1.0:
+                    return when - t0
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--inventory", default="inventories/lab")
@@ -146,6 +199,12 @@ def main():
     ap.add_argument(
         "--sightings-on", default="lab-misp-hub", help="MISP instance to find the bridge's sighting on ('' = skip)"
     )
+    ap.add_argument(
+        "--removal-on",
+        default="lab-misp-hub",
+        help="MISP instance to delete the attribute on, then time its removal from Zeek ('' = skip)",
+    )
+    ap.add_argument("--removal-timeout", type=float, default=30.0)
     ap.add_argument("--sighting-source", default="socforge-lab-zeek")
     ap.add_argument("--sighting-timeout", type=float, default=150.0)
     args = ap.parse_args()
@@ -154,6 +213,7 @@ def main():
     try:
         misp = misp_client(args.inventory, args.hub)
         sightings_misp = misp_client(args.inventory, args.sightings_on) if args.sightings_on else None
+        removal_misp = misp_client(args.inventory, args.removal_on) if args.removal_on else None
     except (LabDown, OSError, subprocess.TimeoutExpired) as exc:
         # make bench runs every benchmark: without a running lab this one has nothing to measure
         print(f"time to detect: the lab is not reachable, nothing measured ({str(exc)[:200]})")
@@ -194,8 +254,11 @@ def main():
         if page and sightings_misp is not None:
             # the bridge reports the match as a sighting (batched, at most one per attribute per interval)
             seen = sighting_delay(sightings_misp, value, args.sighting_source, t0, args.sighting_timeout)
+        gone = None
+        if page and removal_misp is not None:
+            gone = removal_delay(args.inventory, args.manager, removal_misp, value, args.removal_timeout)
         misp.delete_event(ev)
-        results.append((value, took))
+        results.append((value, took, seen, gone))
         print(
             f"  {value:<40} "
             + (f"paged {took:.2f} s after publish" if took is not None else f"no page within {args.timeout:.0f} s")
@@ -205,14 +268,33 @@ def main():
                 else f"; sighting on {args.sightings_on} "
                 + (f"{seen:.1f} s after publish" if seen is not None else f"not within {args.sighting_timeout:.0f} s")
             )
+            + (
+                ""
+                if not page or removal_misp is None
+                else "; removed from Zeek "
+                + (
+                    f"{gone:.2f} s after its deletion on {args.removal_on}"
+                    if gone is not None
+                    else f"not within {args.removal_timeout:.0f} s"
+                )
+            )
         )
         sys.stdout.flush()
-    got = sorted(t for _, t in results if t is not None)
+    got = sorted(t for _, t, _, _ in results if t is not None)
     if got:
         print(f"time to detect (publish -> Intel::Notice page): {len(got)}/{len(results)} paged, "
               f"median {got[len(got) // 2]:.2f} s, max {got[-1]:.2f} s (target <= 5 s)")  # fmt: skip
     else:
         print("time to detect: no page arrived (is the lab's replay and the bridge running?)")
+    seen_all = sorted(x for _, t, x, _ in results if t is not None and x is not None)
+    if sightings_misp is not None and got:
+        print(f"sighting on {args.sightings_on}: {len(seen_all)}/{len(got)} paged indicators"
+              + (f", median {seen_all[len(seen_all) // 2]:.1f} s after publish" if seen_all else ""))  # fmt: skip
+    gone_all = sorted(g for _, t, _, g in results if t is not None and g is not None)
+    if removal_misp is not None and got:
+        print(f"removal (deleted on {args.removal_on} -> removed in Zeek): {len(gone_all)}/{len(got)}"
+              + (f", median {gone_all[len(gone_all) // 2]:.2f} s, max {gone_all[-1]:.2f} s (target <= 1 s)"
+                 if gone_all else ""))  # fmt: skip
 
 
 if __name__ == "__main__":
