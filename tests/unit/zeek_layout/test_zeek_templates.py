@@ -281,7 +281,7 @@ def sender(tmp_path):
     return path
 
 
-def write_config(tmp_path, url, target="opsgenie", limit=3, key="s3cr3t-key"):
+def write_config(tmp_path, url, target="opsgenie", limit=3, key="s3cr3t-key", suppress="1hr"):
     cfg = tmp_path / "zeek-alert.json"
     cfg.write_text(
         render(
@@ -290,6 +290,7 @@ def write_config(tmp_path, url, target="opsgenie", limit=3, key="s3cr3t-key"):
             zeek_alert_url=url,
             zeek_alert_api_key=key,
             zeek_alert_rate_limit=limit,
+            zeek_alert_suppress_for=suppress,
             zeek_spool_dir=str(tmp_path),
         )
     )
@@ -339,6 +340,44 @@ def test_sender_webhook_rate_limit_and_failures_never_print_the_key(sender, page
     state_file.write_text(json.dumps({"sent": [], "dropped": 5}))
     assert run(sender, bad, "--msg", "y").returncode == 0
     assert rec.requests[-1]["body"]["details"]["dropped_by_rate_limit"] == "5"
+
+
+@pytest.mark.parametrize(("interval", "seconds"), [("1hr", 3600), ("30 mins", 1800), ("2days", 172800), ("90sec", 90)])
+def test_config_carries_the_zeek_suppression_interval_in_seconds(tmp_path, interval, seconds):
+    cfg = write_config(tmp_path, "http://127.0.0.1:9/", suppress=interval)
+    assert json.loads(cfg.read_text())["suppress_seconds"] == seconds
+
+
+def test_sender_does_not_page_a_repeat_nor_count_it_against_the_limit(sender, pager, tmp_path):
+    """After a Zeek restart every notice still true is raised again at once (Zeek's suppression is in
+    memory): those repeats are not paged and leave the rate limit to new alerts."""
+    url, rec = pager
+    cfg = write_config(tmp_path, url, limit=2)
+    first = run(sender, cfg, "--msg", "evil.example.org seen", "--identifier", "evil.example.org")
+    repeat = run(sender, cfg, "--msg", "evil.example.org seen", "--identifier", "evil.example.org")
+    other_note = run(
+        sender, cfg, "--note=SSH::Password_Guessing", "--msg", "guessing", "--identifier", "evil.example.org"
+    )
+    assert [r.returncode for r in (first, repeat, other_note)] == [0, 0, 0]
+    assert "was paged already, not again" in repeat.stderr
+    assert [r["body"]["alias"] for r in rec.requests] == [
+        "zeek:Intel::Notice:evil.example.org",
+        "zeek:SSH::Password_Guessing:evil.example.org",
+    ]
+    state = json.loads((tmp_path / "socforge-alert.state").read_text())
+    assert state["dropped"] == 0 and len(state["sent"]) == 2  # the repeat used no slot
+    # the limit (2) is reached now: a new notice is dropped and counted, a repeat still is not
+    assert "rate limit reached" in run(sender, cfg, "--msg", "new", "--identifier", "new.example.org").stderr
+    assert "paged already" in run(sender, cfg, "--msg", "again", "--identifier", "evil.example.org").stderr
+    assert json.loads((tmp_path / "socforge-alert.state").read_text())["dropped"] == 1
+    # once the suppression interval is over the notice pages again
+    state = json.loads((tmp_path / "socforge-alert.state").read_text())
+    state["paged"] = {k: t - 3601 for k, t in state["paged"].items()}
+    state["sent"] = []
+    (tmp_path / "socforge-alert.state").write_text(json.dumps(state))
+    assert run(sender, cfg, "--msg", "later", "--identifier", "evil.example.org").returncode == 0
+    assert rec.requests[-1]["body"]["alias"] == "zeek:Intel::Notice:evil.example.org"
+    assert rec.requests[-1]["body"]["details"]["dropped_by_rate_limit"] == "1"
 
 
 def test_sender_bad_config_is_a_clear_error(sender, tmp_path):
