@@ -8,6 +8,7 @@ before the next goes down, and no acknowledged record lost.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -381,6 +382,14 @@ def unit_times(name):
     return int(props["ActiveExitTimestampMonotonic"]) / 1e6, int(props["ExecMainStartTimestampMonotonic"]) / 1e6
 
 
+# The re-run below also rotates one client user's password and adds a user (the brokers' storage was
+# formatted long before): the SCRAM credentials must follow (test_scram_users_follow_the_rerun).
+ROTATED = 'molecule-logstash-Pw-2 "rotated" $x\\'
+RERUN_USERS = [
+    u if u["name"] != "logstash" else {"name": "logstash", "password": ROTATED} for u in VARS["kafka_sasl_users"]
+] + [{"name": "scram-late", "password": "molecule-late-Pw-1"}]
+
+
 def test_rolling_restart_one_broker_at_a_time_under_load():
     playbook = shutil.which("ansible-playbook") or str(Path(sys.executable).parent / "ansible-playbook")
     inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
@@ -395,7 +404,7 @@ def test_rolling_restart_one_broker_at_a_time_under_load():
                 str(inventory),
                 str(SCENARIO / "converge.yml"),
                 "-e",
-                '{"kafka_configuration": {"num.replica.fetchers": 2}}',
+                json.dumps({"kafka_configuration": {"num.replica.fetchers": 2}, "kafka_sasl_users": RERUN_USERS}),
             ],
             capture_output=True,
             text=True,
@@ -429,3 +438,18 @@ def test_rolling_restart_one_broker_at_a_time_under_load():
     assert load.failed == []
     assert len(acked) > 500
     assert acked <= set(load.consumed), f"{len(acked - set(load.consumed))} acknowledged records never consumed"
+
+
+def test_scram_users_follow_the_rerun():
+    """After the re-run (above): the rotated password logs in and the old one is refused, the user added
+    later logs in, the others are untouched; the record on broker1 holds no password."""
+    assert AdminClient(client_config("logstash", secret=ROTATED)).list_topics(timeout=20).brokers
+    errors = refused(client_config("logstash", secret=PASSWORDS["logstash"]))
+    assert any("Authentication failed" in e or "_AUTHENTICATION" in e for e in errors), errors
+    late = client_config("zeek", secret=RERUN_USERS[-1]["password"]) | {"sasl.username": "scram-late"}
+    assert AdminClient(late).list_topics(timeout=20).brokers
+    assert AdminClient(client_config("tenzir")).list_topics(timeout=20).brokers
+    record = broker1().file("/etc/kafka/scram-users.json")
+    assert record.mode == 0o600 and record.user == "root"
+    assert set(json.loads(record.content_string)["users"]) == {"zeek", "tenzir", "logstash", "scram-late"}
+    assert "molecule-" not in record.content_string
