@@ -12,19 +12,20 @@ Run it against a converged lab (``make lab``; it needs the lab's traffic replay 
     python benchmarks/bench_intel_lab_detect.py [--trials 5] [--inventory inventories/lab]
         [--hub lab-misp-hub] [--manager lab-zeek-mgr] [--timeout 60]
 
-The indicators are domains the replayed pcaps query (read from ../shared/data/pcaps with the local
-Zeek), minus the lab feed's and those used before (kept in .cache/bench-intel-lab-used.txt: the Zeek
-role pages a notice at most once per suppression interval). Each trial's event is deleted afterwards.
+The indicators are what the lab's Zeek logged in the last 10 minutes where its Intel framework looks
+(DNS queries, HTTP hosts, addresses of established TCP connections: the replayed pcaps), minus the lab
+feed's and those used before (kept in .cache/bench-intel-lab-used.txt: a notice pages at most once per
+suppression interval). Each trial's event is deleted afterwards.
 Talks to the lab through ``ansible`` (the inventory's connection) and pymisp; prints numbers.
 """
 
 import argparse
 import base64
 import datetime
+import ipaddress
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,17 +35,9 @@ import _path  # noqa: E402,F401
 
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
-from tests.zeek_runtime import PCAPS, find_zeek  # noqa: E402
 
 PAGES = "/var/lib/socforge-lab-pager/pages.jsonl"
 USED = REPO / ".cache" / "bench-intel-lab-used.txt"
-PCAP_FILES = [
-    "wikipedia.pcap",
-    "http_ctu-62604-80.pcap",
-    "http_http-filename.pcap",
-    "smtp-multi-addr.pcap",
-    "tls_google-duplicate.pcap",
-]
 
 
 class LabDown(Exception):
@@ -62,46 +55,53 @@ def ansible(inventory, host, module, args, become=False):
     return json.loads(line.split("=>", 1)[1])
 
 
-def candidates():
-    """Domains queried in the replayed pcaps (the lab's traffic)."""
-    build = find_zeek("8")
-    names = set()
-    with tempfile.TemporaryDirectory() as tmp:
-        for pcap in PCAP_FILES:
-            if not (PCAPS / pcap).exists():
-                continue
-            build.run(["-r", PCAPS / pcap, "base/protocols/dns", "base/protocols/http"], cwd=tmp, timeout=120)
-            for log, field in (("dns.log", "query"), ("http.log", "host")):
-                path = Path(tmp) / log
-                if not path.exists():
-                    continue
-                idx = None
-                for ln in path.read_text().splitlines():
-                    if ln.startswith("#fields"):
-                        idx = ln.split("\t")[1:].index(field)
-                    elif not ln.startswith("#") and idx is not None:
-                        value = ln.split("\t")[idx].lower()
-                        if "." in value and value not in ("-", "(empty)") and not value[0].isdigit():
-                            names.add(value)
-    feed = REPO / "playbooks" / "files" / "lab-intel-feed"
-    listed = " ".join(p.read_text().lower() for p in feed.rglob("*.json")) if feed.exists() else ""
-    used = set(USED.read_text().split()) if USED.exists() else set()
-    return sorted(n for n in names if n not in used and f'"{n}"' not in listed)
-
-
-def seen_live(inventory, manager, names):
-    """The names the lab's Zeek logged in the current hour (dns.log, http.log on the manager's logger):
-    a name in a pcap that the replay does not make Zeek log (e.g. a request in a connection whose
-    start the capture misses) can never match."""
-    seen = set()
-    for log in ("dns.log", "http.log"):
+def live_indicators(inventory, manager, window=600.0):
+    """Indicators the lab's Zeek logged in the last `window` seconds where its Intel framework looks
+    (the manager's logger, JSON logs): DNS queries (DNS::IN_REQUEST), HTTP Host headers
+    (HTTP::IN_HOST_HEADER) and the addresses of established TCP connections (Conn::IN_ORIG/IN_RESP),
+    most frequent first, as (value, MISP type). A name in a pcap that the replay does not make Zeek log
+    again (a request whose connection start the loop misses) can never match."""
+    now, counts = time.time(), {}
+    fields = {"dns.log": (("query", "domain"),), "http.log": (("host", "domain"),),
+              "conn.log": (("id.resp_h", "ip-dst"), ("id.orig_h", "ip-src"))}  # fmt: skip
+    for log, wanted in fields.items():
         try:
             res = ansible(inventory, manager, "ansible.builtin.slurp", f"src=/var/log/zeek/current/{log}", become=True)
         except LabDown:
             continue
-        text = base64.b64decode(res.get("content", "")).decode("utf-8", "replace").lower()
-        seen |= {n for n in names if f'"{n}"' in text or f"\t{n}\t" in text}
-    return [n for n in names if n in seen]
+        for ln in base64.b64decode(res.get("content", "")).decode("utf-8", "replace").splitlines():
+            try:
+                rec = json.loads(ln)
+            except ValueError:
+                continue
+            if float(rec.get("ts", 0)) < now - window:
+                continue
+            if log == "conn.log" and (rec.get("proto") != "tcp" or "h" not in str(rec.get("history", "")).lower()):
+                continue  # Intel::ADDR matches on established TCP only (intel/seen/conn-established)
+            for field, misp_type in wanted:
+                value = str(rec.get(field, "")).lower()
+                if misp_type == "domain" and ("." not in value or value[:1].isdigit()):
+                    continue
+                if misp_type != "domain" and not _is_global(value):
+                    continue  # a site lists outside addresses; the intel filters may drop private ones
+                if value and value != "-":
+                    counts[(value, misp_type)] = counts.get((value, misp_type), 0) + 1
+    return [k for k, _ in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
+def _is_global(address):
+    try:
+        return ipaddress.ip_address(address).is_global
+    except ValueError:
+        return False
+
+
+def candidates(inventory, manager):
+    """Live indicators (above) that are not in the lab's intel feed nor used before."""
+    feed = REPO / "playbooks" / "files" / "lab-intel-feed"
+    listed = " ".join(p.read_text().lower() for p in feed.rglob("*.json")) if feed.exists() else ""
+    used = set(USED.read_text().split()) if USED.exists() else set()
+    return [(v, t) for v, t in live_indicators(inventory, manager) if v not in used and f'"{v}"' not in listed]
 
 
 def pages(inventory, manager):
@@ -218,12 +218,12 @@ def main():
         # make bench runs every benchmark: without a running lab this one has nothing to measure
         print(f"time to detect: the lab is not reachable, nothing measured ({str(exc)[:200]})")
         return
-    names = seen_live(args.inventory, args.manager, candidates())
+    names = candidates(args.inventory, args.manager)
     if len(names) < args.trials:
-        raise SystemExit(f"only {len(names)} unused domains of the replayed pcaps left (remove {USED} to reuse them)")
+        raise SystemExit(f"only {len(names)} unused indicators live in the lab's logs (remove {USED} to reuse them)")
     results = []
     USED.parent.mkdir(parents=True, exist_ok=True)
-    for value in names[: args.trials]:
+    for value, misp_type in names[: args.trials]:
         with USED.open("a") as fh:
             fh.write(value + "\n")
         ev = pymisp.MISPEvent()
@@ -232,7 +232,7 @@ def main():
         # org-only event is invisible to it, the bridge then rightly ignores it), and from a spoke the
         # event must travel over the sync link
         ev.distribution = 2
-        ev.add_attribute("domain", value, to_ids=True, category="Network activity")
+        ev.add_attribute(misp_type, value, to_ids=True, category="Network activity")
         ev = misp.add_event(ev, pythonify=True)
         t0 = time.time()
         misp.publish(ev)
