@@ -70,6 +70,7 @@ class BridgeConfig:
     backoff_max: float = 30.0
     file_mode: int = 0o644
     bulk_threshold: int = 20000  # more items than this to re-assert: Zeek re-reads the intel file
+    quiet_log_interval: float = 300.0  # s between log lines counting matches with nothing for MISP
 
 
 class Bridge:
@@ -79,6 +80,7 @@ class Bridge:
         self.feedback = feedback
         self.suppressed = set(feedback.suppressions.keys()) if feedback is not None else set()
         self.feedback_at = 0.0
+        self.quiet_matches, self.quiet_logged_at = 0, clock()
         self.historical = None
         self.flt = IntelFilter.build(**cfg.filters)
         self.opts = MetaOptions(instance=cfg.instance, event_url_base=cfg.event_url_base, do_notice=cfg.do_notice)
@@ -218,8 +220,24 @@ class Bridge:
             LOG.info("intel %s %s readmitted (its proposal was decided)", ind, itype)
         if out.removals or out.readmit:
             self.file_dirty.set()
-        if out.lines or out.delivered or out.misp_error:
+        self.log_feedback(out)
+
+    def log_feedback(self, out):
+        """Sighting activity (queued, delivered, dropped, a MISP error, noisy intel) is logged at once;
+        matches of intel that is not from MISP (a site's other feeds on live traffic: every poll) only
+        as a count every ``quiet_log_interval`` seconds - not a journal line per second."""
+        if out.queued or out.delivered or out.dropped or out.misp_error or out.removals or out.readmit:
             LOG.info("%s", out.summary)
+            return
+        self.quiet_matches += out.lines
+        if self.quiet_matches and self.clock() - self.quiet_logged_at >= self.cfg.quiet_log_interval:
+            LOG.info(
+                "intel.log: %d matches in the last %.0f s, none to report to MISP; sightings: %d waiting",
+                self.quiet_matches,
+                self.clock() - self.quiet_logged_at,
+                out.outbox,
+            )
+            self.quiet_matches, self.quiet_logged_at = 0, self.clock()
 
     def apply_event(self, event, removals_only=False):
         """A full event (publish, resync): the store's rows of this event become the event's rows."""

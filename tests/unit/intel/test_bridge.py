@@ -237,3 +237,23 @@ def test_new_intel_goes_to_historical_matching_in_a_worker(tmp_path):
     b.stop_event.set()
     assert m.seen == [("old.example", "Intel::DOMAIN", [a["uuid"]])]
     assert fb.queued == [{"uuid": a["uuid"], "timestamp": 1700000000}]
+
+
+def test_matches_with_nothing_for_misp_are_counted_not_logged_every_poll(tmp_path, caplog):
+    """The lab's feed indicators match the replayed traffic every second: one line per interval."""
+    from ansible_collections.socforge.core.plugins.module_utils.intel.feedback import PollResult
+
+    now = [1000.0]
+    cfg = BridgeConfig(intel_file=str(tmp_path / "i.intel"), store_path=str(tmp_path / "b.db"), quiet_log_interval=300)
+    b = Bridge(cfg, transport=Recorder(), clock=lambda: now[0])
+    caplog.set_level("INFO", logger="socforge-intel-bridge")
+    for _ in range(299):
+        now[0] += 1.0
+        b.log_feedback(PollResult(lines=9, unmapped=9))
+    assert not caplog.records
+    now[0] += 1.0
+    b.log_feedback(PollResult(lines=9, unmapped=9, outbox=2))
+    (rec,) = caplog.records
+    assert rec.getMessage() == "intel.log: 2700 matches in the last 300 s, none to report to MISP; sightings: 2 waiting"
+    b.log_feedback(PollResult(lines=1, matched=1, queued=1))  # a sighting: at once
+    assert caplog.records[-1].getMessage().startswith("intel.log: 1 matches (0 not from MISP); sightings: 1 queued")
