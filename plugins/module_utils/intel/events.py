@@ -93,13 +93,14 @@ def _iter_attributes(event):
 
 # Fast path for the bulk of real intel (domains and plain hashes): a value that already is in
 # canonical form is accepted by one regex; anything else takes the full normalisation path.
+# (the pattern's fullmatch, "\t" + Zeek type): the key is the value + the second.
 _FAST = {
-    "domain": (n._ASCII_DOMAIN_RE, n.DOMAIN),
-    "hostname": (n._ASCII_DOMAIN_RE, n.DOMAIN),
-    "md5": (re.compile(r"[0-9a-f]{32}"), n.FILE_HASH),
-    "sha1": (re.compile(r"[0-9a-f]{40}"), n.FILE_HASH),
-    "sha256": (re.compile(r"[0-9a-f]{64}"), n.FILE_HASH),
-    "sha512": (re.compile(r"[0-9a-f]{128}"), n.FILE_HASH),
+    "domain": (n._ASCII_DOMAIN_RE.fullmatch, "\t" + n.DOMAIN),
+    "hostname": (n._ASCII_DOMAIN_RE.fullmatch, "\t" + n.DOMAIN),
+    "md5": (re.compile(r"[0-9a-f]{32}").fullmatch, "\t" + n.FILE_HASH),
+    "sha1": (re.compile(r"[0-9a-f]{40}").fullmatch, "\t" + n.FILE_HASH),
+    "sha256": (re.compile(r"[0-9a-f]{64}").fullmatch, "\t" + n.FILE_HASH),
+    "sha512": (re.compile(r"[0-9a-f]{128}").fullmatch, "\t" + n.FILE_HASH),
 }
 
 
@@ -132,11 +133,15 @@ def map_event(event, flt, opts, stats):
     to_ids_only = flt.to_ids_only
     attr_filters = bool(flt.types or flt.tags_include or flt.tags_exclude)
     fast = _FAST
-    seen = 0
-    for attr in _iter_attributes(event):
-        if not isinstance(attr, dict):
+    not_dicts = 0
+    # no generator for the common event without objects: its attribute list is walked directly
+    attributes = _iter_attributes(event) if event.get("Object") else (event.get("Attribute") or ())
+    if type(attributes) is not list:
+        attributes = list(attributes)
+    for attr in attributes:
+        if type(attr) is not dict and not isinstance(attr, dict):
+            not_dicts += 1
             continue
-        seen += 1
         # the common values (True / False / absent) decided inline: no call per attribute
         flag = attr.get("to_ids")
         if to_ids_only and flag is not True and not _truthy(flag):
@@ -151,15 +156,21 @@ def map_event(event, flt, opts, stats):
         if quick is not None:
             value = attr.get("value")
             if type(value) is str:
-                value = value.strip()
-                if value.isascii():
-                    value = value.lower()
-                    if len(value) <= max_length and quick[0].fullmatch(value):
-                        k = value + "\t" + quick[1]
-                        prev = seen_key(k)
-                        u = attr.get("uuid") or ""
-                        attrs[k] = u if prev is None else prev + "," + u
-                        continue
+                # the patterns accept only stripped lower-case ASCII: a value they match as it is
+                # (nearly all real ones) needs no strip/lower; anything else is canonicalised first
+                ok = quick[0](value)
+                if ok is None:
+                    value = value.strip()
+                    if value.isascii():
+                        value = value.lower()
+                        ok = quick[0](value)
+                if ok is not None and len(value) <= max_length:
+                    k = value + quick[1]
+                    if k in attrs:
+                        attrs[k] += "," + (attr.get("uuid") or "")
+                    else:
+                        attrs[k] = attr.get("uuid") or ""
+                    continue
         if mtype not in MAPPING:
             stats.skipped_types[str(mtype)] += 1
             continue
@@ -171,7 +182,7 @@ def map_event(event, flt, opts, stats):
             prev = seen_key(k)
             u = attr.get("uuid") or ""
             attrs[k] = u if prev is None else prev + "," + u
-    stats.attributes += seen
+    stats.attributes += len(attributes) - not_dicts
     rec.keys = sorted(attrs)
     rec.attrs = attrs
     return rec
