@@ -14,6 +14,9 @@ import json
 import os
 import time
 from dataclasses import asdict
+from functools import partial
+from itertools import chain, islice, repeat
+from operator import eq
 
 from ansible_collections.socforge.core.plugins.module_utils.intel.events import MapStats, map_event
 from ansible_collections.socforge.core.plugins.module_utils.intel.state import State
@@ -35,6 +38,7 @@ from ansible_collections.socforge.core.plugins.module_utils.intel.writer import 
 )
 
 DIFF_SAMPLE = 25
+_CHUNK = 20000  # lines per chunk written
 DEFAULT_RECONCILE_INTERVAL = 3600
 # what happens to an event the state holds and MISP no longer lists as published (see docs/intel.md)
 DROPPED = ("deleted", "retracted")
@@ -272,9 +276,10 @@ def _key(line):
     return f"{parts[0]}\t{parts[1]}", parts[2]
 
 
-def _merge(keys, best, dest, diff):
+def _merge(lines, dest, diff):
     """Yield the new file's chunks while walking the existing (sorted) file alongside, recording the
-    differences in ``diff``. Sets ``diff.ours`` (the old file was written by us, in order)."""
+    differences in ``diff`` and the number of lines in ``diff.lines``. ``lines``: a :class:`_Lines`.
+    Sets ``diff.ours`` (the old file was written by us, in order)."""
     old = _old_lines(dest)
     diff.ours = next(old) is not None
 
@@ -290,37 +295,120 @@ def _merge(keys, best, dest, diff):
         return line, key
 
     diff.last_old = None
+    diff.lines = 0
     old_line, old_key = advance() if diff.ours else (None, None)
     yield INTEL_HEADER
     if old_key is None:  # nothing to compare with (no old file, an empty or a foreign one): all added
-        for i in range(0, len(keys), 20000):
-            yield "".join([f"{k}\t{best[k]}\n" for k in keys[i : i + 20000]])
-        diff.added = len(keys)
-        diff.added_sample = [f"{k}\t{best[k]}" for k in keys[:DIFF_SAMPLE]]
+        for keys, tails in lines.chunks():
+            yield "".join(chain.from_iterable(zip(keys, tails, strict=True)))
+            if len(diff.added_sample) < DIFF_SAMPLE:
+                diff.added_sample += [k + t[:-1] for k, t in zip(keys, tails[:DIFF_SAMPLE], strict=False)]
+                del diff.added_sample[DIFF_SAMPLE:]
+            diff.lines += len(keys)
+        diff.added = diff.lines
         return
-    chunk = []
-    for k in keys:
-        suffix = best[k]
-        line = f"{k}\t{suffix}"
-        chunk.append(line)
-        if len(chunk) >= 20000:
-            yield "\n".join(chunk) + "\n"
-            chunk = []
-        while old_key is not None and old_key[0] < k:
-            diff.remove(old_line)
-            old_line, old_key = advance()
-        if old_key is not None and old_key[0] == k:
-            if old_line != line:
-                diff.remove(old_line, gone=old_key[1] != suffix.partition("\t")[0])
+    for keys, tails in lines.chunks():
+        diff.lines += len(keys)
+        chunk = []
+        for k, tail in zip(keys, tails, strict=True):
+            line = k + tail[:-1]
+            chunk.append(line)
+            while old_key is not None and old_key[0] < k:
+                diff.remove(old_line)
+                old_line, old_key = advance()
+            if old_key is not None and old_key[0] == k:
+                if old_line != line:
+                    diff.remove(old_line, gone=old_key[1] != tail[1:].partition("\t")[0])
+                    diff.add(line)
+                old_line, old_key = advance()
+            else:
                 diff.add(line)
-            old_line, old_key = advance()
-        else:
-            diff.add(line)
+        yield "\n".join(chunk) + "\n"
     while old_key is not None:
         diff.remove(old_line)
         old_line, old_key = advance()
-    if chunk:
-        yield "\n".join(chunk) + "\n"
+
+
+class _Lines:
+    """The intel file's lines of a full sync, in order, without a dict of 1.3 M keys: the events'
+    sorted key lists are concatenated from the smallest meta suffix up, with a parallel list of
+    their line tails (``"\\t" + suffix + "\\n"``), and sorted by key - once the keys, once the tails
+    by their keys (both sorts merge the events' sorted runs; they are stable, so the holders of a
+    key several events hold end up side by side, the smallest suffix - the winner - first).
+
+    ``chunks()`` yields ``(keys, tails)`` chunks with each key once; the holders of the keys it drops
+    (and of the suppressed keys, left out) are recorded in ``multi`` as ``{key: row ids}`` (row id:
+    1 + the record's index), as the state stores them."""
+
+    def __init__(self, records, suppressed):
+        keys, tails = [], []
+        self.row_of_tail = {}
+        for i in sorted(range(len(records)), key=lambda i: records[i].suffix):
+            rec = records[i]
+            if rec.keys:
+                tail = "\t" + rec.suffix + "\n"
+                self.row_of_tail[tail] = i + 1
+                keys.extend(rec.keys)
+                tails.extend(repeat(tail, len(rec.keys)))
+        # the tails sorted by their keys: list.sort computes the keys once per item, in list order,
+        # so handing out the concatenated keys in turn gives each tail its own (checked below)
+        tails = sorted(tails, key=partial(next, iter(keys)))
+        keys.sort()
+        self._check(records, keys, tails)
+        self.multi = {}
+        drop = []
+        for k in suppressed:  # out of the file: the state must name every holder itself
+            lo = bisect.bisect_left(keys, k)
+            hi = bisect.bisect_right(keys, k, lo)
+            if hi > lo:
+                self.multi[k] = {self.row_of_tail[t] for t in tails[lo:hi]}
+                drop.append((lo, hi))
+        if drop:
+            keys, tails = _without(keys, drop), _without(tails, drop)
+        self.keys, self.tails = keys, tails
+
+    def _check(self, records, keys, tails, samples=64):
+        """A few lines' tails must belong to an event holding the key (they would not if the sort
+        computed its keys in another order)."""
+        for j in range(0, len(keys), max(1, len(keys) // samples)):
+            rec = records[self.row_of_tail[tails[j]] - 1]
+            at = bisect.bisect_left(rec.keys, keys[j])
+            if at == len(rec.keys) or rec.keys[at] != keys[j]:
+                raise SyncError("internal error: the sorted intel lines do not match their events")
+
+    def chunks(self):
+        keys, tails, multi, row = self.keys, self.tails, self.multi, self.row_of_tail
+        last_key = last_tail = None
+        for i in range(0, len(keys), _CHUNK):
+            kc = keys[i : i + _CHUNK]
+            tc = tails[i : i + _CHUNK]
+            # repeated keys (several events hold them) are compared here, chunk by chunk, while the
+            # chunk is in the cache anyway
+            if kc[0] == last_key or True in map(eq, kc, islice(kc, 1, None)):
+                k2, t2 = [], []
+                for k, t in zip(kc, tc, strict=True):
+                    if k == last_key:
+                        multi.setdefault(k, {row[last_tail]}).add(row[t])
+                    else:
+                        k2.append(k)
+                        t2.append(t)
+                        last_key, last_tail = k, t
+                kc, tc = k2, t2
+            else:
+                last_key, last_tail = kc[-1], tc[-1]
+            if kc:
+                yield kc, tc
+
+
+def _without(items, ranges):
+    """``items`` without the ``(start, end)`` ranges (sorted, not overlapping), by slicing."""
+    out = []
+    prev = 0
+    for start, end in sorted(ranges):
+        out.extend(items[prev:start])
+        prev = end
+    out.extend(items[prev:])
+    return out
 
 
 def _classify(source, flt, missing, reconciled):
@@ -357,13 +445,12 @@ def _compact(rec):
     """Keep a full sync's records small: the attribute UUIDs as the one text the state stores
     (aligned with the sorted keys) instead of a dict of a string per key (1.3 M attributes: ~150 MB)."""
     attrs = rec.attrs
-    rec.attr_blob = "\n".join([attrs[k] for k in rec.keys]) if attrs else ""
+    rec.attr_blob = "\n".join(map(attrs.__getitem__, rec.keys)) if attrs else ""
     rec.attrs = {}
 
 
 def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, fingerprint, cutoff, now, suppressed):
     stats = MapStats()
-    best = {}
     records = []
     fetched = set()
     for event in source.fetch({}, None):
@@ -378,32 +465,16 @@ def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, 
     for rec in _carried_over(source, flt, state_path, fingerprint, fetched, reconciled):
         if _in_window(rec, flt, cutoff):
             records.append(rec)
-    # the smallest suffix wins a key: apply events from the largest suffix down, so the last
-    # (smallest) one overwrites; dict.update does the per-key work in C. Keys already held by an
-    # event are the state's "multi" keys (all their holders recorded; row ids as State.build gives)
-    row_id = {rec.suffix: i for i, rec in enumerate(records, 1)}
-    multi = {}
-    for rec in sorted(records, key=lambda r: r.suffix, reverse=True):
-        common = best.keys() & rec.keys
-        if common:
-            me = row_id[rec.suffix]
-            for k in common:
-                multi.setdefault(k, {row_id[best[k]]}).add(me)
-        best.update(dict.fromkeys(rec.keys, rec.suffix))
-    for k in suppressed:
-        suffix = best.pop(k, None)
-        if suffix is not None:  # out of the file: the state must name its holder itself
-            multi.setdefault(k, {row_id[suffix]})
-    keys = sorted(best)
+    lines = _Lines(records, suppressed)
     diff = _Diff()
     if check_mode:
-        for _ in _merge(keys, best, dest, diff):
+        for _ in _merge(lines, dest, diff):
             pass
         changed = bool(diff.added or diff.removed) or not diff.ours
     else:
         atomic_write(
             dest,
-            _merge(keys, best, dest, diff),
+            _merge(lines, dest, diff),
             mode=mode,
             only_if_changed=False,
             unchanged=lambda: not (diff.added or diff.removed) and diff.ours,
@@ -421,12 +492,13 @@ def _full(source, flt, opts, dest, state_path, removals_path, check_mode, mode, 
             "suppressed": json.dumps(sorted(suppressed)),
             "dest": os.path.abspath(dest),
         }
-        del best
+        multi = lines.multi
+        del lines
         State.build(state_path, records, meta, ((k, i) for k, ids in multi.items() for i in ids)).close()
     return _result(
         stats,
         True,
-        len(keys),
+        diff.lines,
         diff.added_sample,
         diff.removed_sample,
         diff.gone,
