@@ -12,11 +12,12 @@ import bisect
 import hashlib
 import json
 import os
+import random
 import time
+from collections import Counter
 from dataclasses import asdict
-from functools import partial
-from itertools import chain, islice, repeat
-from operator import eq
+from itertools import chain, repeat
+from operator import add
 
 from ansible_collections.socforge.core.plugins.module_utils.intel.events import MapStats, map_event
 from ansible_collections.socforge.core.plugins.module_utils.intel.state import State
@@ -38,7 +39,8 @@ from ansible_collections.socforge.core.plugins.module_utils.intel.writer import 
 )
 
 DIFF_SAMPLE = 25
-_CHUNK = 20000  # lines per chunk written
+_BUCKET = 20000  # keys per range of the key space a full sync sorts at once (about)
+_SAMPLE = 4096  # keys sampled to cut the key space into ranges
 DEFAULT_RECONCILE_INTERVAL = 3600
 # what happens to an event the state holds and MISP no longer lists as published (see docs/intel.md)
 DROPPED = ("deleted", "retracted")
@@ -299,109 +301,133 @@ def _merge(lines, dest, diff):
     old_line, old_key = advance() if diff.ours else (None, None)
     yield INTEL_HEADER
     if old_key is None:  # nothing to compare with (no old file, an empty or a foreign one): all added
-        for keys, tails in lines.chunks():
-            yield "".join(chain.from_iterable(zip(keys, tails, strict=True)))
+        for chunk in lines.chunks():
+            yield "".join(chunk)
             if len(diff.added_sample) < DIFF_SAMPLE:
-                diff.added_sample += [k + t[:-1] for k, t in zip(keys, tails[:DIFF_SAMPLE], strict=False)]
-                del diff.added_sample[DIFF_SAMPLE:]
-            diff.lines += len(keys)
+                diff.added_sample += [ln[:-1] for ln in chunk[: DIFF_SAMPLE - len(diff.added_sample)]]
+            diff.lines += len(chunk)
         diff.added = diff.lines
         return
-    for keys, tails in lines.chunks():
-        diff.lines += len(keys)
-        chunk = []
-        for k, tail in zip(keys, tails, strict=True):
-            line = k + tail[:-1]
-            chunk.append(line)
+    for chunk in lines.chunks():
+        diff.lines += len(chunk)
+        yield "".join(chunk)
+        for line in chunk:
+            line = line[:-1]
+            k, source = _key(line)
             while old_key is not None and old_key[0] < k:
                 diff.remove(old_line)
                 old_line, old_key = advance()
             if old_key is not None and old_key[0] == k:
                 if old_line != line:
-                    diff.remove(old_line, gone=old_key[1] != tail[1:].partition("\t")[0])
+                    diff.remove(old_line, gone=old_key[1] != source)
                     diff.add(line)
                 old_line, old_key = advance()
             else:
                 diff.add(line)
-        yield "\n".join(chunk) + "\n"
     while old_key is not None:
         diff.remove(old_line)
         old_line, old_key = advance()
 
 
 class _Lines:
-    """The intel file's lines of a full sync, in order, without a dict of 1.3 M keys: the events'
-    sorted key lists are concatenated from the smallest meta suffix up, with a parallel list of
-    their line tails (``"\\t" + suffix + "\\n"``), and sorted by key - once the keys, once the tails
-    by their keys (both sorts merge the events' sorted runs; they are stable, so the holders of a
-    key several events hold end up side by side, the smallest suffix - the winner - first).
+    """The intel file's lines of a full sync, in order, built range by range of the key space: no dict
+    of every key and no global sort of 1.3 M keys (each a cache miss on a loaded machine).
 
-    ``chunks()`` yields ``(keys, tails)`` chunks with each key once; the holders of the keys it drops
-    (and of the suppressed keys, left out) are recorded in ``multi`` as ``{key: row ids}`` (row id:
-    1 + the record's index), as the state stores them."""
+    The key space is cut into ranges of about ``_BUCKET`` keys (bounds from a sample of the keys);
+    each event's sorted key list is cut at the bounds by bisection, so a range gathers slices of the
+    events that hold keys in it. A range's lines (key + ``"\\t" + suffix + "\\n"``) are made and
+    sorted together; as no key is a prefix of another (a key ends in ``"\\t" + Intel type`` and
+    values hold no tab), sorted lines are in key order, and the lines of a key several events hold
+    side by side, the smallest suffix (the winner) first. A set of the range's keys tells whether it
+    has such keys at all; only then are they looked up and their other lines dropped.
+
+    ``chunks()`` yields each range's lines, each key once, suppressed keys left out; ``multi`` then
+    holds ``{key: row ids}`` of every holder of the keys several events hold and of the suppressed
+    keys (row id: 1 + the record's index), as the state stores them."""
 
     def __init__(self, records, suppressed):
-        keys, tails = [], []
-        self.row_of_tail = {}
-        for i in sorted(range(len(records)), key=lambda i: records[i].suffix):
-            rec = records[i]
-            if rec.keys:
-                tail = "\t" + rec.suffix + "\n"
-                self.row_of_tail[tail] = i + 1
-                keys.extend(rec.keys)
-                tails.extend(repeat(tail, len(rec.keys)))
-        # the tails sorted by their keys: list.sort computes the keys once per item, in list order,
-        # so handing out the concatenated keys in turn gives each tail its own (checked below)
-        tails = sorted(tails, key=partial(next, iter(keys)))
-        keys.sort()
-        self._check(records, keys, tails)
+        self.records = [(i + 1, r) for i, r in sorted(enumerate(records), key=lambda ir: ir[1].suffix) if r.keys]
+        self.suppressed = suppressed
         self.multi = {}
-        drop = []
-        for k in suppressed:  # out of the file: the state must name every holder itself
-            lo = bisect.bisect_left(keys, k)
-            hi = bisect.bisect_right(keys, k, lo)
-            if hi > lo:
-                self.multi[k] = {self.row_of_tail[t] for t in tails[lo:hi]}
-                drop.append((lo, hi))
-        if drop:
-            keys, tails = _without(keys, drop), _without(tails, drop)
-        self.keys, self.tails = keys, tails
+        # the bounds: every _BUCKET-th key of a sorted random sample (fixed seed: the same bounds for
+        # the same keys; they only decide the work per range, never the lines)
+        every = list(chain.from_iterable(r.keys for _, r in self.records))
+        n_sample = min(len(every), _SAMPLE)
+        picks = random.Random(len(every)).sample(range(len(every)), n_sample)  # noqa: S311 - load balancing, not security
+        sample = sorted(map(every.__getitem__, picks))
+        del every
+        step = max(1, _BUCKET * n_sample // max(1, sum(len(r.keys) for _, r in self.records)))
+        self.bounds = sorted(set(sample[step::step]))
 
-    def _check(self, records, keys, tails, samples=64):
-        """A few lines' tails must belong to an event holding the key (they would not if the sort
-        computed its keys in another order)."""
-        for j in range(0, len(keys), max(1, len(keys) // samples)):
-            rec = records[self.row_of_tail[tails[j]] - 1]
-            at = bisect.bisect_left(rec.keys, keys[j])
-            if at == len(rec.keys) or rec.keys[at] != keys[j]:
-                raise SyncError("internal error: the sorted intel lines do not match their events")
+    def _slices(self):
+        """Per range: ``[(keys slice, tail, row id)]`` of the events holding keys in it, smallest
+        suffix first."""
+        bounds = self.bounds
+        ranges = [[] for _ in range(len(bounds) + 1)]
+        for row, rec in self.records:
+            keys = rec.keys
+            tail = "\t" + rec.suffix + "\n"
+            first = bisect.bisect_right(bounds, keys[0])
+            last = bisect.bisect_right(bounds, keys[-1])
+            start = 0
+            for b in range(first, last):
+                cut = bisect.bisect_left(keys, bounds[b], start)
+                if cut > start:
+                    ranges[b].append((keys[start:cut], tail, row))
+                start = cut
+            ranges[last].append((keys[start:] if start else keys, tail, row))
+        return ranges
 
     def chunks(self):
-        keys, tails, multi, row = self.keys, self.tails, self.multi, self.row_of_tail
-        last_key = last_tail = None
-        for i in range(0, len(keys), _CHUNK):
-            kc = keys[i : i + _CHUNK]
-            tc = tails[i : i + _CHUNK]
-            # repeated keys (several events hold them) are compared here, chunk by chunk, while the
-            # chunk is in the cache anyway
-            if kc[0] == last_key or True in map(eq, kc, islice(kc, 1, None)):
-                k2, t2 = [], []
-                for k, t in zip(kc, tc, strict=True):
-                    if k == last_key:
-                        multi.setdefault(k, {row[last_tail]}).add(row[t])
-                    else:
-                        k2.append(k)
-                        t2.append(t)
-                        last_key, last_tail = k, t
-                kc, tc = k2, t2
-            else:
-                last_key, last_tail = kc[-1], tc[-1]
-            if kc:
-                yield kc, tc
+        suppressed = sorted(self.suppressed)
+        bounds = self.bounds
+        for b, parts in enumerate(self._slices()):
+            if not parts:
+                continue
+            lines = []
+            seen = set()
+            n_keys = 0
+            for keys, tail, _ in parts:
+                lines.extend(map(add, keys, repeat(tail)))
+                seen.update(keys)
+                n_keys += len(keys)
+            lines.sort()
+            lo = bisect.bisect_left(suppressed, bounds[b - 1]) if b else 0
+            hi = bisect.bisect_left(suppressed, bounds[b]) if b < len(bounds) else len(suppressed)
+            repeated = len(seen) != n_keys
+            del seen
+            if repeated or hi > lo:
+                lines = self._drop(lines, parts, repeated, suppressed[lo:hi])
+            if lines:
+                yield lines
+
+    def _drop(self, lines, parts, repeated, suppressed):
+        """``lines`` without the second and later lines of repeated keys and without suppressed keys,
+        their holders recorded in ``multi``."""
+        row_of_tail = {tail: row for _, tail, row in parts}
+        multi = self.multi
+        drop = []
+        if repeated:
+            counts = Counter(chain.from_iterable(keys for keys, _, _ in parts))
+            for k, n in counts.items():
+                if n > 1:
+                    lo = bisect.bisect_left(lines, k + "\t")
+                    multi[k] = {row_of_tail[ln[len(k) :]] for ln in lines[lo : lo + n]}
+                    drop.append((lo + 1, lo + n))
+        for k in suppressed:  # out of the file: the state must name every holder itself
+            lo = bisect.bisect_left(lines, k + "\t")
+            hi = lo
+            while hi < len(lines) and lines[hi].startswith(k + "\t"):
+                hi += 1
+            if hi > lo:
+                multi.setdefault(k, {row_of_tail[ln[len(k) :]] for ln in lines[lo:hi]})
+                drop = [d for d in drop if d[0] != lo + 1]
+                drop.append((lo, hi))
+        return _without(lines, drop)
 
 
 def _without(items, ranges):
-    """``items`` without the ``(start, end)`` ranges (sorted, not overlapping), by slicing."""
+    """``items`` without the ``(start, end)`` ranges (not overlapping), by slicing."""
     out = []
     prev = 0
     for start, end in sorted(ranges):

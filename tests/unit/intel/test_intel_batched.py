@@ -5,8 +5,9 @@
   of ``_FAST`` per value): the same keys, attribute UUIDs and counts, or ``None`` (the caller then
   uses the loop) - on values built to hit every edge of the patterns.
 - each line matcher against its per-value pattern, exhaustively on short strings.
-- ``sync._Lines`` (sorted lists instead of a dict of every key) against the winner table it
-  replaced: the same lines, and the same holders of keys several events hold or that are suppressed.
+- ``sync._Lines`` (lines sorted range by range of the key space instead of a dict of every key)
+  against the winner table it replaced: the same lines, and the same holders of keys several events
+  hold or that are suppressed.
 """
 
 import itertools
@@ -157,10 +158,10 @@ def old_winner_table(records, suppressed):
     return [f"{k}\t{best[k]}" for k in sorted(best)], multi
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(16))
 def test_sorted_lines_equal_the_winner_table(seed, monkeypatch):
     rng = random.Random(seed)
-    monkeypatch.setattr(sync, "_CHUNK", rng.choice([1, 2, 7, 20000]))  # repeats across chunk borders
+    monkeypatch.setattr(sync, "_BUCKET", rng.choice([1, 2, 7, 20000]))  # many ranges of the key space, or one
     pool = rng.choice([3, 30, 3000])
     records = []
     for e in range(rng.randrange(0, 30)):
@@ -169,16 +170,6 @@ def test_sorted_lines_equal_the_winner_table(seed, monkeypatch):
     suppressed = {f"v{rng.randrange(pool)}\tIntel::DOMAIN" for _ in range(rng.randrange(0, 4))}
     want_lines, want_multi = old_winner_table(records, suppressed)
     lines = sync._Lines(records, suppressed)
-    got = [k + t[:-1] for keys, tails in lines.chunks() for k, t in zip(keys, tails, strict=True)]
+    got = [line[:-1] for chunk in lines.chunks() for line in chunk]
     assert got == want_lines
     assert lines.multi == want_multi
-
-
-def test_sorted_lines_notice_tails_out_of_step():
-    records = [
-        EventRecord("a", 0, 0, False, True, "A\t-\t-\tT\t-", ["x\tIntel::DOMAIN", "y\tIntel::DOMAIN"]),
-        EventRecord("b", 0, 0, False, True, "B\t-\t-\tT\t-", ["z\tIntel::DOMAIN"]),
-    ]
-    lines = sync._Lines(records, set())
-    with pytest.raises(sync.SyncError):
-        lines._check(records, lines.keys, list(reversed(lines.tails)))
