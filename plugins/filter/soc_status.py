@@ -34,8 +34,8 @@ def soc_status_aggregator_ports(links, host, ports=None):
     return soc_status.aggregator_port_checks(links, host, ports)
 
 
-def soc_status_opensearch(health, newest, host, now, stale_seconds=900):
-    return soc_status.opensearch_checks(health, newest, host, float(now), int(stale_seconds))
+def soc_status_opensearch(health, newest, host, now, stale_seconds=900, quiet_logs=None):
+    return soc_status.opensearch_checks(health, newest, host, float(now), int(stale_seconds), tuple(quiet_logs or ()))
 
 
 class FilterModule:

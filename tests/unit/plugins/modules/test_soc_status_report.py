@@ -393,7 +393,13 @@ def test_opensearch_health_and_newest_record_per_log():
         "status": "ok",
         "detail": "newest record 300 s old",
     }
-    assert checks["newest dns"]["detail"] == "no dns records stored"
+    assert checks["newest dns"]["detail"] == "no dns records stored" and checks["newest dns"]["status"] == "warn"
+    quiet = {
+        c["check"]: c for c in soc_status.opensearch_checks(OS_HEALTH, OS_NEWEST, "os1", NOW, 900, ("dns", "x509"))
+    }
+    assert quiet["newest dns"]["status"] == "ok"
+    assert quiet["newest dns"]["detail"] == "no dns records stored (a quiet log: none expected)"
+    assert quiet["newest x509"]["status"] == "warn"  # no answer is never quiet
     assert checks["newest x509"]["detail"].startswith("no answer: Status code was -1")
     assert checks["Zeek records arriving"]["status"] == "ok"
     stale = {c["check"]: c for c in soc_status.opensearch_checks(OS_HEALTH, OS_NEWEST, "os1", NOW + 3600, 900)}
