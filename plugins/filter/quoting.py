@@ -26,5 +26,11 @@ class FilterModule:
     def filters(self):
         return {
             name: _wrap(getattr(quoting, name))
-            for name in ("systemd_env_quote", "jaas_quote", "java_properties_escape", "curl_config_quote")
+            for name in (
+                "systemd_env_quote",
+                "jaas_quote",
+                "java_properties_escape",
+                "curl_config_quote",
+                "zeek_string_quote",
+            )
         }

@@ -1,7 +1,8 @@
 """Quoting of secrets for the files the roles write them into, so that any password works - one with
 a quote, a backslash, a ``$`` or spaces included. Each function names the syntax it targets and is
 checked against the real parser (systemd, Kafka's JaasConfig, java.util.Properties, curl) by
-``tests/integration/test_secret_quoting.py``.
+``tests/integration/test_secret_quoting.py``; Zeek's string literals by the real Zeek
+(``tests/integration/zeek/test_zeek_kafka_login.py``).
 """
 
 from __future__ import annotations
@@ -57,3 +58,24 @@ def curl_config_quote(value) -> str:
     quote escaped."""
     value = _one_line(value, "curl config value")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def zeek_string_quote(value) -> str:
+    """A Zeek script string literal (``"..."``): backslash and double quote escaped; bytes outside
+    printable ASCII (UTF-8 of anything beyond it, tabs and other controls) as ``\\xNN``, which Zeek reads
+    as exactly that byte (two hex digits, never more). ``$``, ``%`` and the rest are literal in Zeek."""
+    value = _one_line(value, "Zeek string value")
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate
+        raise QuotingError(f"Zeek string value: not encodable as UTF-8 ({exc.reason})") from exc
+    out = []
+    for byte in data:
+        char = chr(byte)
+        if char in '\\"':
+            out.append("\\" + char)
+        elif 0x20 <= byte < 0x7F:
+            out.append(char)
+        else:
+            out.append(f"\\x{byte:02x}")
+    return '"' + "".join(out) + '"'

@@ -271,6 +271,7 @@ def test_zeek_writes_each_log_to_its_own_kafka_topic(zeek, trace, tmp_path, kafk
         zeek,
         zeek_kafka_enabled=True,
         zeek_kafka_brokers=[kafka_server.bootstrap],
+        zeek_kafka_security_protocol="plaintext",  # the test broker's listener
         zeek_kafka_topic_prefix=prefix,
     )
     rundir = tmp_path / "run"

@@ -21,6 +21,7 @@ from pathlib import Path
 import jinja2
 from ansible.plugins.filter.core import FilterModule as CoreFilters
 from ansible.plugins.test.core import TestModule as CoreTests
+from ansible_collections.socforge.core.plugins.filter.quoting import FilterModule as QuotingFilters
 from ansible_collections.socforge.core.plugins.module_utils.intel import sync
 from ansible_collections.socforge.core.plugins.module_utils.intel.events import MetaOptions
 from ansible_collections.socforge.core.plugins.module_utils.intel.filters import IntelFilter
@@ -41,6 +42,7 @@ def _env(role: str) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     e.filters.update(CoreFilters().filters())
+    e.filters.update({f"socforge.core.{name}": f for name, f in QuotingFilters().filters().items()})
     e.tests.update(CoreTests().tests())
     return e
 
@@ -97,6 +99,10 @@ def write_site(
     v = zeek_role_vars(build, **zeek_vars)
     local = site / "local.zeek"
     local.write_text(render("zeek", "opt/zeek/share/zeek/site/local.zeek.j2", **v))
+    # The Kafka producer's login script, where the role writes it (local.zeek loads it with sasl_*).
+    if v.get("zeek_kafka_enabled") and str(v.get("zeek_kafka_security_protocol", "")).lower().startswith("sasl"):
+        login = render("zeek", "opt/zeek/share/zeek/site/socforge-kafka-login.zeek.j2", **v)
+        (site / "socforge-kafka-login.zeek").write_text(login)
     for name in ("__load__.zeek", "main.zeek"):
         (site / "socforge-alert" / name).write_text(
             render("zeek", f"opt/zeek/share/zeek/site/socforge-alert/{name}.j2", **v)

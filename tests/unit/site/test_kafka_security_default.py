@@ -1,7 +1,7 @@
 """Kafka is SASL_SSL with ACLs unless the inventory says otherwise (issue 12, security defaults).
 
-- roles/soc's soc_kafka_security_protocol is the one default; the brokers (roles/kafka), both shippers
-  and the site model's plan check follow it;
+- roles/soc's soc_kafka_security_protocol is the one default; the brokers (roles/kafka), both shippers,
+  Zeek's producer (roles/zeek) and the site model's plan check follow it;
 - on the example site, as Ansible resolves it: brokers SASL_SSL with ACLs on, client users and ACLs for
   Zeek and the shipper, the shippers SASL_SSL pinning the site CA, Zeek's producer logging in;
 - the lab says PLAINTEXT, and its plan report warns; the example site's does not.
@@ -30,6 +30,8 @@ def test_one_default_that_every_kafka_party_follows():
     assert _defaults("kafka")["kafka_security_protocol"] == "{{ soc_kafka_security_protocol }}"
     assert _defaults("logstash")["logstash_kafka_security_protocol"] == "{{ soc_kafka_security_protocol }}"
     assert _defaults("tenzir")["tenzir_kafka_security_protocol"] == "{{ soc_kafka_security_protocol | lower }}"
+    assert _defaults("zeek")["zeek_kafka_security_protocol"] == "{{ soc_kafka_security_protocol | lower }}"
+    assert _defaults("zeek")["zeek_kafka_ca_path"] == "{{ soc_ca_path }}"
 
 
 def _resolve(inventory: str, tmp_path: Path) -> dict:
@@ -52,7 +54,17 @@ def _resolve(inventory: str, tmp_path: Path) -> dict:
                 "logstash_kafka_sasl_username",
             ],
         ),
-        "zeek_managers": (["socforge.core.zeek"], ["zeek_kafka_enabled", "zeek_kafka_options"]),
+        "zeek_managers": (
+            ["socforge.core.zeek"],
+            [
+                "zeek_kafka_enabled",
+                "zeek_kafka_security_protocol",
+                "zeek_kafka_sasl_username",
+                "zeek_kafka_ca_path",
+                "zeek_kafka_ca_src",
+                "zeek_kafka_options",
+            ],
+        ),
     }
     plays = [
         {
@@ -110,8 +122,11 @@ def test_the_example_site_runs_kafka_with_sasl_ssl_and_acls(tmp_path):
         assert got["tenzir_kafka_sasl_username"] == got["logstash_kafka_sasl_username"] == "shipper"
         assert got["tenzir_kafka_ca_path"] == "/etc/ssl/socforge/ca.pem"
     zeek = hosts["zeek-mgr01"]
-    assert zeek["zeek_kafka_enabled"] and zeek["zeek_kafka_options"]["security.protocol"] == "sasl_ssl"
-    assert zeek["zeek_kafka_options"]["sasl.username"] == "zeek"
+    assert zeek["zeek_kafka_enabled"] and zeek["zeek_kafka_security_protocol"] == "sasl_ssl"
+    assert zeek["zeek_kafka_sasl_username"] == "zeek" and zeek["zeek_kafka_options"] == {}
+    assert zeek["zeek_kafka_ca_path"] == "/etc/ssl/socforge/ca.pem"
+    # the CA the brokers' certificates come from
+    assert zeek["zeek_kafka_ca_src"] == hosts["kafka01"]["kafka_tls_ca_src"]
 
 
 def test_the_lab_says_plaintext_and_the_shippers_follow(tmp_path):
@@ -119,6 +134,8 @@ def test_the_lab_says_plaintext_and_the_shippers_follow(tmp_path):
     assert hosts["lab-kafka"]["kafka_security_protocol"] == "PLAINTEXT"
     assert hosts["lab-kafka"]["kafka_acl_enabled"] is False
     assert hosts["lab-logstash"]["tenzir_kafka_security_protocol"] == "plaintext"
+    managers = [h for h in hosts if "zeek_kafka_security_protocol" in hosts[h]]
+    assert managers and all(hosts[h]["zeek_kafka_security_protocol"] == "plaintext" for h in managers)
 
 
 def _plan(inventory: str, out: Path) -> str:

@@ -6,6 +6,7 @@ import http.server
 import io
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 import zeekscript
 from ansible.plugins.filter.core import FilterModule as CoreFilters
 from ansible.plugins.test.core import TestModule as CoreTests
+from ansible_collections.socforge.core.plugins.filter.quoting import FilterModule as QuotingFilters
 from ansible_collections.socforge.core.plugins.module_utils import zeek_layout as z
 
 from tests.role_defaults import role_defaults
@@ -34,6 +36,7 @@ def env():
         keep_trailing_newline=True,
     )
     e.filters.update(CoreFilters().filters())
+    e.filters.update({f"socforge.core.{name}": f for name, f in QuotingFilters().filters().items()})
     e.tests.update(CoreTests().tests())
     return e
 
@@ -66,7 +69,10 @@ VARIANTS = {
         "zeek_alert_notice_types": ["Intel::Notice", "SSH::Password_Guessing"],
         "zeek_kafka_enabled": True,
         "zeek_kafka_brokers": ["k1:9092", "k2:9092"],
-        "zeek_kafka_options": {"security.protocol": "SSL"},
+        "zeek_kafka_security_protocol": "sasl_ssl",
+        "zeek_kafka_sasl_password": 'p"w\\$x',
+        "zeek_kafka_ca_path": "/etc/ssl/socforge/ca.pem",
+        "zeek_kafka_options": {"message.timeout.ms": 60000, "enable.idempotence": True},
         "zeek_local_extra": "redef Intel::item_expiration = 1day;",
     },
     "no-intel-no-json": {"zeek_intel_enabled": False, "zeek_json_logs": False},
@@ -198,7 +204,12 @@ KAFKA_FILTER = (
 
 
 def test_kafka_output_sends_each_log_to_the_topic_the_kafka_role_creates():
-    text = render("opt/zeek/share/zeek/site/local.zeek.j2", zeek_kafka_enabled=True, zeek_kafka_brokers=["k1:9092"])
+    text = render(
+        "opt/zeek/share/zeek/site/local.zeek.j2",
+        zeek_kafka_enabled=True,
+        zeek_kafka_brokers=["k1:9092"],
+        zeek_kafka_security_protocol="plaintext",
+    )
     redefs, tables = zeek_declarations(text)
     kafka = role_defaults("kafka")
     created = {log: kafka["kafka_topic_prefix"] + log for log in kafka["kafka_zeek_logs"]}
@@ -207,7 +218,11 @@ def test_kafka_output_sends_each_log_to_the_topic_the_kafka_role_creates():
     # No shared topic to fall back on, plain records (the topic names the log), brokers as given.
     assert redefs["Kafka::topic_name"] == '""'
     assert redefs["Kafka::tag_json"] == "F"
-    assert redefs["Kafka::kafka_conf"].startswith('table(\n\t["metadata.broker.list"] = "k1:9092"\n)')
+    assert (
+        redefs["Kafka::kafka_conf"]
+        == 'table(\n\t["metadata.broker.list"] = "k1:9092",\n\t["security.protocol"] = "plaintext"\n)'
+    )
+    assert "socforge-kafka-login" not in text
     # The package's own filters would all write to one topic: they stay off.
     assert "send_all_active_logs" not in text and "logs_to_send" not in text
     # Every stream whose path is in the table gets a filter whose topic is the table's entry.
@@ -224,6 +239,7 @@ def test_kafka_topic_prefix_and_logs_follow_the_variables():
         "opt/zeek/share/zeek/site/local.zeek.j2",
         zeek_kafka_enabled=True,
         zeek_kafka_brokers=["k1:9092", "k2:9092"],
+        zeek_kafka_security_protocol="plaintext",
         zeek_kafka_topic_prefix="site1.zeek_",
         zeek_kafka_logs=["conn", "dns"],
         zeek_local_extra="redef Kafka::max_wait_on_shutdown = 5000;",
@@ -234,6 +250,73 @@ def test_kafka_topic_prefix_and_logs_follow_the_variables():
     # The module block is closed again: site additions land in the global namespace.
     assert text.index("module GLOBAL;") < text.index("redef Kafka::max_wait_on_shutdown")
     assert redefs["Kafka::max_wait_on_shutdown"] == "5000"
+
+
+def kafka_conf(text):
+    """Kafka::kafka_conf of a rendered local.zeek, as a dict (Zeek string escapes decoded)."""
+    redefs, _ = zeek_declarations(text)
+    literal = r'"((?:[^"\\]|\\.)*)"'
+    unquote = lambda v: re.sub(r"\\x([0-9a-f]{2})|\\(.)", lambda m: chr(int(m[1], 16)) if m[1] else m[2], v)  # noqa: E731
+    return {unquote(k): unquote(v) for k, v in re.findall(rf"\[{literal}\] = {literal}", redefs["Kafka::kafka_conf"])}
+
+
+KAFKA_SASL_SSL = {
+    "zeek_kafka_enabled": True,
+    "zeek_kafka_brokers": ["k1:9092", "k2:9092"],
+    "zeek_kafka_security_protocol": "sasl_ssl",
+    "zeek_kafka_ca_path": "/etc/ssl/socforge/ca.pem",
+    "zeek_kafka_sasl_password": 'pa"ss\\wörd $HOME',
+}
+
+
+def test_kafka_producer_follows_the_security_protocol():
+    """roles/soc's protocol, lower-cased: sasl_ssl logs in with SCRAM-SHA-512 as zeek and pins the CA,
+    ssl only pins the CA, plaintext neither; the password is never in local.zeek, which loads the
+    login script only when it logs in; options are merged last, booleans as librdkafka spells them."""
+    sasl = render("opt/zeek/share/zeek/site/local.zeek.j2", **KAFKA_SASL_SSL)
+    parse_zeek(sasl)
+    assert kafka_conf(sasl) == {
+        "metadata.broker.list": "k1:9092,k2:9092",
+        "security.protocol": "sasl_ssl",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "zeek",
+        "ssl.ca.location": "/etc/ssl/socforge/ca.pem",
+    }
+    assert "sasl.password" not in sasl and "ss\\w" not in sasl and "rd $HOME" not in sasl
+    # loaded after the table it adds to
+    assert sasl.index("redef Kafka::kafka_conf = table(") < sasl.index("\n@load ./socforge-kafka-login\n")
+
+    ssl = render("opt/zeek/share/zeek/site/local.zeek.j2", **{**KAFKA_SASL_SSL, "zeek_kafka_security_protocol": "SSL"})
+    assert kafka_conf(ssl) == {
+        "metadata.broker.list": "k1:9092,k2:9092",
+        "security.protocol": "ssl",
+        "ssl.ca.location": "/etc/ssl/socforge/ca.pem",
+    }
+    assert "socforge-kafka-login" not in ssl
+    plain = render(
+        "opt/zeek/share/zeek/site/local.zeek.j2",
+        **{
+            **KAFKA_SASL_SSL,
+            "zeek_kafka_security_protocol": "plaintext",
+            "zeek_kafka_options": {"acks": "all", "enable.idempotence": True},
+        },
+    )
+    assert kafka_conf(plain) == {
+        "metadata.broker.list": "k1:9092,k2:9092",
+        "security.protocol": "plaintext",
+        "acks": "all",
+        "enable.idempotence": "true",
+    }
+    # no CA path: librdkafka's default trust store
+    nocap = render("opt/zeek/share/zeek/site/local.zeek.j2", **{**KAFKA_SASL_SSL, "zeek_kafka_ca_path": ""})
+    assert "ssl.ca.location" not in kafka_conf(nocap)
+
+
+def test_kafka_login_script_holds_the_quoted_password():
+    login = render("opt/zeek/share/zeek/site/socforge-kafka-login.zeek.j2", **KAFKA_SASL_SSL)
+    parse_zeek(login)
+    (line,) = [x for x in login.splitlines() if not x.startswith("#")]
+    assert line == 'redef Kafka::kafka_conf += { ["sasl.password"] = "pa\\"ss\\\\w\\xc3\\xb6rd $HOME" };'
 
 
 def test_kafka_output_off_by_default():

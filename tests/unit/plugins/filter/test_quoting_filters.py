@@ -21,5 +21,9 @@ def test_exact_forms():
     assert FILTERS["jaas_quote"]("it's", "'") == "'it\\'s'"
     assert FILTERS["java_properties_escape"]("  a\\b ") == "\\ \\ a\\\\b "
     assert FILTERS["curl_config_quote"]('u:p"\\') == '"u:p\\"\\\\"'
+    # Zeek: \\ and \" escaped, $ and % literal, the UTF-8 of a non-ASCII character and a tab as \\xNN
+    assert FILTERS["zeek_string_quote"]('a"b\\c$d%s\tä') == '"a\\"b\\\\c$d%s\\x09\\xc3\\xa4"'
+    with pytest.raises(AnsibleFilterError, match="zeek_string_quote.*UTF-8"):
+        FILTERS["zeek_string_quote"]("lone \udc80 surrogate")
     with pytest.raises(AnsibleFilterError, match="quote character"):
         FILTERS["jaas_quote"]("x", "`")
