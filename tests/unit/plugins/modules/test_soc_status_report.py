@@ -404,6 +404,15 @@ def test_opensearch_health_and_newest_record_per_log():
     assert checks["Zeek records arriving"]["status"] == "ok"
     stale = {c["check"]: c for c in soc_status.opensearch_checks(OS_HEALTH, OS_NEWEST, "os1", NOW + 3600, 900)}
     assert stale["newest conn"]["status"] == "warn" and stale["Zeek records arriving"]["status"] == "fail"
+    quiet_stale = {
+        c["check"]: c for c in soc_status.opensearch_checks(OS_HEALTH, OS_NEWEST, "os1", NOW + 3600, 900, ("conn",))
+    }
+    assert quiet_stale["newest conn"] == {
+        **quiet_stale["newest conn"],
+        "status": "ok",
+        "detail": "newest record 3900 s old (a quiet log: not continuous)",
+    }
+    assert quiet_stale["Zeek records arriving"]["status"] == "fail"  # a quiet log is never the fresh one
     down = soc_status.opensearch_checks({"status": -1, "msg": "Connection refused"}, [], "os1", NOW)
     assert down[0]["status"] == "fail" and down[0]["detail"] == "unreachable: Connection refused"
 
