@@ -83,7 +83,10 @@ def test_tar_diff_is_clean_after_unpacking_and_names_each_drift(tree, tmp_path):
     assert "lib/pkg/a.py: Warning: Cannot stat: No such file or directory" in diff()
 
 
-@pytest.mark.parametrize("role, files_var", [("zeek_intel", "__zeek_intel_library_files")])
+@pytest.mark.parametrize(
+    "role, files_var",
+    [("zeek_intel", "__zeek_intel_library_files"), ("intel_bridge", "__intel_bridge_library_files")],
+)
 def test_the_roles_library_lists_name_every_module_the_library_imports(role, files_var):
     """The archive holds only the listed files: each intel module another listed one imports is listed."""
     listed = set(yaml.safe_load((REPO / "roles" / role / "vars" / "main.yml").read_text())[files_var])
