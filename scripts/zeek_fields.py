@@ -58,6 +58,7 @@ def render_local_zeek(zeek_version: str) -> str:
     """local.zeek as roles/zeek renders it with its defaults for ``zeek_version`` ("8.1")."""
     from ansible.plugins.filter.core import FilterModule as CoreFilters
     from ansible.plugins.test.core import TestModule as CoreTests
+    from ansible_collections.socforge.core.plugins.filter.quoting import FilterModule as QuotingFilters
 
     env = jinja2.Environment(  # noqa: S701 -- renders a Zeek script, not HTML (as Ansible's own template)
         loader=jinja2.FileSystemLoader(str(ZEEK_ROLE / "templates")),
@@ -66,6 +67,7 @@ def render_local_zeek(zeek_version: str) -> str:
         keep_trailing_newline=True,
     )
     env.filters.update(CoreFilters().filters())
+    env.filters.update({f"socforge.core.{name}": f for name, f in QuotingFilters().filters().items()})
     env.tests.update(CoreTests().tests())
     defaults = yaml.safe_load((ZEEK_ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
     ctx = {k: v for k, v in defaults.items() if not (isinstance(v, str) and "{{" in v)}

@@ -51,7 +51,9 @@ def copies(name: str, data) -> list[str]:
     for trail, value in _walk(data):
         key = trail[-1] if trail else ""
         where = f"{name}: {'.'.join(trail)}"
-        if isinstance(value, list) and len([v for v in value if isinstance(v, str) and v in LOGS]) >= 3:
+        # a site's quiet logs (status view: logs its traffic need not produce) name logs, they are no log list
+        quiet = key.endswith("_quiet_logs")
+        if isinstance(value, list) and not quiet and len([v for v in value if isinstance(v, str) and v in LOGS]) >= 3:
             found.append(f"{where}: a list of Zeek logs {value}")
         literal = value is not None and not (isinstance(value, str) and "{{" in value)
         if literal and not isinstance(value, (list, dict)):
